@@ -1,0 +1,1 @@
+"""NATS wiring shared by the services: one connection, subject names, and the JetStream topology."""

@@ -1,0 +1,1 @@
+"""OpenTelemetry for all services: providers from the standard OTEL_* variables, NATS context propagation."""
