@@ -40,6 +40,8 @@ HANDLED_UPDATES_BUCKET = "handled_updates"  # update ids already handled (idempo
 FSM_BUCKET = "fsm"  # aiogram FSM state and data
 IMAGE_JOBS_BUCKET = "image_jobs"  # job id -> Kie task id and state
 IMAGES_OBJECT_STORE = "images"  # generated pictures, handed from imagegen to the dispatcher
+QUOTAS_BUCKET = "quotas"  # per-user generation counters (dispatcher cost protection)
+DELIVERED_RESULTS_BUCKET = "delivered_results"  # job ids whose result reached the user (+ retry prompt)
 
 # Header names carried on our messages (besides W3C traceparent/tracestate).
 MSG_ID_HEADER = "Nats-Msg-Id"
@@ -61,3 +63,8 @@ def partition_filter(partition: int) -> str:
 
 def update_msg_id(bot_id: int, update_id: int) -> str:
     return f"{bot_id}:{update_id}"
+
+
+def kie_callback_msg_id(task_id: str, state: str | None) -> str:
+    """Dedup id of a forwarded Kie.ai callback: one message per task and final state."""
+    return f"kie:{task_id}:{state or 'unknown'}"

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
     DiscardPolicy,
     KeyValueConfig,
     ObjectStoreConfig,
@@ -122,6 +125,76 @@ def kie_callbacks_stream(replicas: int = 1) -> StreamConfig:
 def leases_bucket(ttl: float, replicas: int = 1) -> KeyValueConfig:
     """A lease is a key written with kv.create and renewed with kv.update; the bucket TTL expires it."""
     return KeyValueConfig(bucket=subjects.LEASES_BUCKET, history=1, ttl=ttl, replicas=replicas)
+
+
+def fsm_bucket(replicas: int = 1) -> KeyValueConfig:
+    """aiogram FSM state and data. No bucket TTL: the storage gives each key its own (Nats-TTL), so an abandoned
+    conversation expires while an active one never does."""
+    return KeyValueConfig(bucket=subjects.FSM_BUCKET, history=1, max_bytes=256 * MIB, replicas=replicas)
+
+
+def quotas_bucket(replicas: int = 1) -> KeyValueConfig:
+    """Per-user generation counters (one key per user, CAS-updated); a day plus an hour of inactivity resets one."""
+    return KeyValueConfig(bucket=subjects.QUOTAS_BUCKET, history=1, ttl=DAY + HOUR, max_bytes=64 * MIB, replicas=replicas)
+
+
+def delivered_results_bucket(ttl: float = 7 * DAY, replicas: int = 1) -> KeyValueConfig:
+    """job id -> what was delivered (and the prompt, for "try again"); it must outlive any result redelivery."""
+    return KeyValueConfig(
+        bucket=subjects.DELIVERED_RESULTS_BUCKET, history=1, ttl=ttl, max_bytes=256 * MIB, replicas=replicas
+    )
+
+
+def image_jobs_bucket(ttl: float = DAY, replicas: int = 1) -> KeyValueConfig:
+    """job id -> state and Kie task id (imagegen's exactly-once ledger, written with CAS); it must outlive the
+    job stream's max_age so a redelivered job always finds its record."""
+    return KeyValueConfig(bucket=subjects.IMAGE_JOBS_BUCKET, history=1, ttl=ttl, max_bytes=256 * MIB, replicas=replicas)
+
+
+def images_object_store(ttl: float = HOUR, max_bytes: int = 2048 * MIB, replicas: int = 1) -> ObjectStoreConfig:
+    """Generated pictures, held only until the dispatcher has sent them (bounded TTL and size)."""
+    return ObjectStoreConfig(
+        bucket=subjects.IMAGES_OBJECT_STORE,
+        description="Generated pictures handed from imagegen to the dispatcher",
+        ttl=ttl,
+        max_bytes=max_bytes,
+        storage=StorageType.FILE,
+        replicas=replicas,
+    )
+
+
+def image_jobs_consumer(max_ack_pending: int, ack_wait: float = 30.0) -> ConsumerConfig:
+    """imagegen's durable pull consumer: many jobs in flight at once (each heartbeats with in_progress), and
+    unlimited redeliveries because the job's own deadline (kept in the image_jobs bucket) bounds its life."""
+    return ConsumerConfig(
+        durable_name=subjects.IMAGE_JOBS_CONSUMER,
+        description="imagegen workers",
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=ack_wait,
+        max_deliver=-1,
+        max_ack_pending=max_ack_pending,
+        filter_subject=subjects.IMAGE_JOBS_SUBJECT,
+    )
+
+
+def kie_callbacks_consumer(max_ack_pending: int = 1000, ack_wait: float = 30.0) -> ConsumerConfig:
+    """A callback is a hint; after a few redeliveries it is dropped (polling completes the job anyway)."""
+    return ConsumerConfig(
+        durable_name=subjects.KIE_CALLBACKS_CONSUMER,
+        description="imagegen Kie.ai callback handler",
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=ack_wait,
+        max_deliver=20,
+        max_ack_pending=max_ack_pending,
+        filter_subject=subjects.KIE_CALLBACKS_SUBJECT,
+    )
+
+
+async def ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:
+    """Create the durable, or update its editable fields (the server's create is create-or-update)."""
+    await js.add_consumer(stream, config)
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
