@@ -29,7 +29,7 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml libs/common/pyproject.toml service
 install: $(VENV)/.synced ## create .venv with the locked dependencies
 
 run: install ## start the whole stack (emulators of Telegram and Kie.ai when no tokens are set)
-	@$(BIN)/python -m devstack
+	@$(BIN)/python scripts/run_stack.py
 
 test: install lint deploy-check ## lint, deployment checks and the whole test suite (what CI runs)
 	@$(BIN)/pytest -m "not chaos" -p no:cacheprovider

@@ -45,7 +45,7 @@ async def stored_updates(js: JetStreamContext) -> list[tuple[str, dict, dict]]:
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
         try:
             msg = await js.get_msg(subjects.UPDATES_STREAM, seq=seq)
-        except Exception:  # noqa: BLE001 - deleted sequence
+        except Exception:
             continue
         found.append((msg.subject, msg.headers or {}, json.loads(msg.data)))
     return found
