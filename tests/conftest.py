@@ -9,6 +9,7 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from tests.support.emulators import TelegramEmulator
 from tests.support.nats_server import NatsServer
 
 
@@ -48,3 +49,10 @@ async def js(nc: Client, nats_server: NatsServer) -> AsyncIterator[JetStreamCont
             await cjs.delete_stream(info.config.name)
     finally:
         await cleaner.close()
+
+
+@pytest.fixture
+def telegram_emulator() -> Iterator[TelegramEmulator]:
+    """A fresh Telegram Bot API emulator process per test."""
+    with TelegramEmulator() as emulator:
+        yield emulator
