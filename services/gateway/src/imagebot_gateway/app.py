@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
@@ -11,12 +13,20 @@ from imagebot_gateway.routes.kie_callbacks import kie_callback_route
 from imagebot_gateway.routes.webhook import webhook_route
 from imagebot_gateway.state import GatewayState
 
+log = logging.getLogger("imagebot.gateway")
+
 
 def _http_error(request: Request, exc: HTTPException) -> Response[dict[str, object]]:
     """Every 4xx says why, in one shape (Litestar's own errors: 404, 405, 413...)."""
     if exc.status_code == 413:
         request.app.state.gateway.stats.rejected()
     return Response({"status_code": exc.status_code, "detail": exc.detail}, status_code=exc.status_code)
+
+
+def _unexpected(request: Request, exc: Exception) -> Response[dict[str, object]]:
+    """A bug, not a caller's mistake: logged with its traceback (redacted), answered 500 without details."""
+    log.exception("unhandled error in %s %s", request.method, request.scope.get("route_handler", request.url.path))
+    return Response({"status_code": 500, "detail": "internal error"}, status_code=500)
 
 
 def create_app(gateway: GatewayState) -> Litestar:
@@ -29,7 +39,7 @@ def create_app(gateway: GatewayState) -> Litestar:
         ],
         state=State({"gateway": gateway}),
         request_max_body_size=settings.max_body_bytes,
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
         logging_config=None,  # logging is set up once by imagebot_common.logs
         debug=False,
     )

@@ -8,6 +8,7 @@ from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
 from imagebot_gateway.intake import Outcome
+from imagebot_gateway.routes.tracing import record_status, server_span
 from imagebot_gateway.state import GatewayState
 from imagebot_gateway.stats import ACK_SECONDS
 from imagebot_gateway.webhook_secret import secret_matches
@@ -17,25 +18,30 @@ _OK = ACK_SECONDS.labels("200")
 _UNAVAILABLE = ACK_SECONDS.labels("503")
 
 
+async def _answer(request: Request, gateway: GatewayState) -> Response[bytes]:
+    if not secret_matches(gateway.webhook_secret, request.headers.get(SECRET_HEADER)):
+        gateway.stats.rejected()
+        return Response({"detail": "missing or wrong X-Telegram-Bot-Api-Secret-Token"}, status_code=401)
+    gateway.stats.received()
+    outcome = await gateway.intake.accept_raw(await request.body())
+    if outcome.acknowledged:
+        return Response(b"", status_code=200)
+    reason = "update queue is full" if outcome is Outcome.FULL else "update storage unavailable"
+    return Response(
+        {"detail": f"{reason}; retry later"},
+        status_code=503,
+        headers={"Retry-After": str(gateway.settings.retry_after_seconds)},
+    )
+
+
 def webhook_route(path: str) -> HTTPRouteHandler:
-    @post(path, name="telegram-webhook", include_in_schema=True, summary="Telegram webhook delivery")
+    @post(path, name="telegram-webhook", summary="Telegram webhook delivery")
     async def receive_update(request: Request) -> Response[bytes]:
         started = time.perf_counter()
-        gateway: GatewayState = request.app.state.gateway
-        if not secret_matches(gateway.webhook_secret, request.headers.get(SECRET_HEADER)):
-            gateway.stats.rejected()
-            return Response({"detail": "missing or wrong X-Telegram-Bot-Api-Secret-Token"}, status_code=401)
-        gateway.stats.received()
-        outcome = await gateway.intake.accept_raw(await request.body())
-        if outcome.acknowledged:
-            _OK.observe(time.perf_counter() - started)
-            return Response(b"", status_code=200)
-        _UNAVAILABLE.observe(time.perf_counter() - started)
-        reason = "update queue is full" if outcome is Outcome.FULL else "update storage unavailable"
-        return Response(
-            {"detail": f"{reason}; retry later"},
-            status_code=503,
-            headers={"Retry-After": str(gateway.settings.retry_after_seconds)},
-        )
+        with server_span(path) as span:
+            response = await _answer(request, request.app.state.gateway)
+            record_status(span, response.status_code)
+        (_OK if response.status_code == 200 else _UNAVAILABLE).observe(time.perf_counter() - started)
+        return response
 
     return receive_update
