@@ -63,7 +63,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def startup_line(settings: GatewaySettings) -> str:
     where = f"http://{settings.host}:{settings.port}"
     intake = (
-        f"webhook {mask_url(settings.webhook_url)} -> {where}{settings.webhook_path}"
+        f"webhook {mask_url(settings.webhook_url)} -> {mask_url(where + settings.webhook_path)}"
         if settings.bot_mode == "webhook"
         else "polling getUpdates (leader only)"
     )
