@@ -15,6 +15,8 @@ from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, SERVI
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from imagebot_common.telemetry.redacting_exporter import RedactingSpanExporter
+
 log = logging.getLogger("imagebot.telemetry")
 
 _ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -38,7 +40,7 @@ def _otlp_exporter_processor() -> SpanProcessor | None:
         log.warning("OTEL_EXPORTER_OTLP_PROTOCOL=%s is not supported; using http/protobuf", protocol)
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return BatchSpanProcessor(OTLPSpanExporter())
+    return BatchSpanProcessor(RedactingSpanExporter(OTLPSpanExporter()))
 
 
 def setup_tracing(service_name: str, instance_id: str) -> TracerProvider:
