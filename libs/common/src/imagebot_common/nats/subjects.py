@@ -13,9 +13,9 @@ UPDATE_SUBJECT_PREFIX = "tg.in.upd"  # tg.in.upd.<chat key>
 EVENT_SUBJECT_PREFIX = "tg.in.evt"  # tg.in.evt.<chat key>
 UPDATES_INPUT_SUBJECTS = "tg.in.*.*"
 PARTITIONED_PREFIX = "tg.p"  # tg.p.<partition>.<upd|evt>.<chat key>: written only by the server's transform
-UPDATE_SUBJECT_TEMPLATE = "tg.in.upd.{chat_key}"
-EVENT_SUBJECT_TEMPLATE = "tg.in.evt.{chat_key}"
-PARTITION_SUBJECT_TEMPLATE = "tg.p.{partition}.{kind}.{chat_key}"
+UPDATE_SUBJECT_TEMPLATE = "tg.in.upd.{chat_id}"
+EVENT_SUBJECT_TEMPLATE = "tg.in.evt.{chat_id}"
+PARTITION_SUBJECT_TEMPLATE = "tg.p.{partition}.{kind}.{chat_id}"
 
 # Dead letters: whatever could not be handled, with the reason in headers. Kept for inspection.
 DEAD_LETTER_STREAM = "DEAD_LETTERS"
@@ -47,6 +47,11 @@ DELIVERED_RESULTS_BUCKET = "delivered_results"  # job ids whose result reached t
 MSG_ID_HEADER = "Nats-Msg-Id"
 DLQ_ERROR_HEADER = "Imagebot-Dlq-Error"
 DLQ_SOURCE_HEADER = "Imagebot-Dlq-Source"
+DLQ_REASON_HEADER = "Imagebot-Dlq-Reason"  # short machine-readable cause, e.g. handler_error
+DLQ_SUBJECT_HEADER = "Imagebot-Dlq-Subject"  # the subject the message was stored under
+DLQ_STREAM_HEADER = "Imagebot-Dlq-Stream"
+DLQ_STREAM_SEQ_HEADER = "Imagebot-Dlq-Stream-Seq"
+DLQ_DELIVERIES_HEADER = "Imagebot-Dlq-Deliveries"
 
 
 def update_subject(chat_key: int) -> str:

@@ -11,7 +11,13 @@ import os
 from importlib.metadata import PackageNotFoundError, version
 
 from opentelemetry import trace
-from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_VERSION, Resource
+from opentelemetry.sdk.resources import (
+    SERVICE_INSTANCE_ID,
+    SERVICE_NAME,
+    SERVICE_VERSION,
+    OTELResourceDetector,
+    Resource,
+)
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
@@ -45,14 +51,15 @@ def _otlp_exporter_processor() -> SpanProcessor | None:
 
 def setup_tracing(service_name: str, instance_id: str) -> TracerProvider:
     """Install the global TracerProvider. OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override ours."""
-    base = Resource.create(
+    ours = Resource.create(
         {
             SERVICE_NAME: service_name,
             SERVICE_VERSION: _package_version(f"imagebot-{service_name}"),
             SERVICE_INSTANCE_ID: instance_id,
         }
     )
-    provider = TracerProvider(resource=base.merge(Resource.create()))
+    # What the environment says wins over our defaults.
+    provider = TracerProvider(resource=ours.merge(OTELResourceDetector().detect()))
     processor = _otlp_exporter_processor()
     if processor is not None:
         provider.add_span_processor(processor)
