@@ -127,6 +127,11 @@ def leases_bucket(ttl: float, replicas: int = 1) -> KeyValueConfig:
     return KeyValueConfig(bucket=subjects.LEASES_BUCKET, history=1, ttl=ttl, replicas=replicas)
 
 
+def handled_updates_bucket(replicas: int = 1) -> KeyValueConfig:
+    """Update ids (and event ids) the dispatcher handled; kept 25 h, longer than Telegram retries an update (24 h)."""
+    return KeyValueConfig(bucket=subjects.HANDLED_UPDATES_BUCKET, history=1, ttl=25 * HOUR, replicas=replicas)
+
+
 def fsm_bucket(replicas: int = 1) -> KeyValueConfig:
     """aiogram FSM state and data. No bucket TTL: the storage gives each key its own (Nats-TTL), so an abandoned
     conversation expires while an active one never does."""
@@ -135,7 +140,9 @@ def fsm_bucket(replicas: int = 1) -> KeyValueConfig:
 
 def quotas_bucket(replicas: int = 1) -> KeyValueConfig:
     """Per-user generation counters (one key per user, CAS-updated); a day plus an hour of inactivity resets one."""
-    return KeyValueConfig(bucket=subjects.QUOTAS_BUCKET, history=1, ttl=DAY + HOUR, max_bytes=64 * MIB, replicas=replicas)
+    return KeyValueConfig(
+        bucket=subjects.QUOTAS_BUCKET, history=1, ttl=DAY + HOUR, max_bytes=64 * MIB, replicas=replicas
+    )
 
 
 def delivered_results_bucket(ttl: float = 7 * DAY, replicas: int = 1) -> KeyValueConfig:
@@ -228,7 +235,8 @@ async def ensure_key_value(js: JetStreamContext, config: KeyValueConfig) -> KeyV
 
 async def ensure_object_store(js: JetStreamContext, config: ObjectStoreConfig) -> ObjectStore:
     try:
-        return await js.create_object_store(config=config)
+        # nats-py 2.16 overwrites config.bucket with the `bucket` argument, so pass both.
+        return await js.create_object_store(bucket=config.bucket, config=config)
     except BadRequestError as exc:
         if exc.err_code != STREAM_NAME_IN_USE:
             raise

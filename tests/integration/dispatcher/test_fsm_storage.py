@@ -1,0 +1,188 @@
+"""NatsKvStorage keeps aiogram's storage contract (the cases of aiogram's tests/test_fsm/storage/test_storages.py
+and test_redis.py's key builder), against a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from typing import TypedDict
+
+import pytest
+from aiogram.exceptions import DataNotDictLikeError
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.fsm.storage.base import DEFAULT_DESTINY, StorageKey
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from imagebot_common.nats import subjects, topology
+from imagebot_dispatcher.conversation.fsm_storage import FsmStorageUnavailable, KvKeyBuilder, NatsKvStorage, kv_token
+from tests.support.nats_server import NatsServer
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+BOT_ID = 42
+CHAT_ID = -1001234567890  # a supergroup: negative ids must make valid keys
+USER_ID = 2
+
+
+class Flow(StatesGroup):
+    waiting = State()
+
+
+@pytest.fixture
+def storage_key() -> StorageKey:
+    # A fresh user per case: isolation must not depend on how fast the server forgets a deleted bucket.
+    return StorageKey(bot_id=BOT_ID, chat_id=CHAT_ID, user_id=random.randint(10**6, 10**9))
+
+
+async def make_storage(nc: Client, js: JetStreamContext, **kwargs: float) -> NatsKvStorage:
+    kv = await topology.ensure_key_value(js, topology.fsm_bucket())
+    return NatsKvStorage(nc, kv, bucket=subjects.FSM_BUCKET, **kwargs)
+
+
+@pytest.fixture
+async def storage(nc: Client, js: JetStreamContext) -> AsyncIterator[NatsKvStorage]:
+    store = await make_storage(nc, js)
+    yield store
+    await store.close()
+
+
+async def test_set_state_stores_it_and_none_deletes_it(storage: NatsKvStorage, storage_key: StorageKey):
+    assert await storage.get_state(key=storage_key) is None
+
+    await storage.set_state(key=storage_key, state="state")
+    assert await storage.get_state(key=storage_key) == "state"
+    await storage.set_state(key=storage_key, state=Flow.waiting)
+    assert await storage.get_state(key=storage_key) == Flow.waiting.state
+    await storage.set_state(key=storage_key, state=None)
+    assert await storage.get_state(key=storage_key) is None
+
+
+async def test_set_data_replaces_it_and_an_empty_dict_deletes_it(storage: NatsKvStorage, storage_key: StorageKey):
+    assert await storage.get_data(key=storage_key) == {}
+    assert await storage.get_value(storage_key=storage_key, dict_key="foo") is None
+    assert await storage.get_value(storage_key=storage_key, dict_key="foo", default="baz") == "baz"
+
+    await storage.set_data(key=storage_key, data={"foo": "bar"})
+    assert await storage.get_data(key=storage_key) == {"foo": "bar"}
+    assert await storage.get_value(storage_key=storage_key, dict_key="foo") == "bar"
+    assert await storage.get_value(storage_key=storage_key, dict_key="foo", default="baz") == "bar"
+
+    await storage.set_data(key=storage_key, data={})
+    assert await storage.get_data(key=storage_key) == {}
+    assert await storage.get_value(storage_key=storage_key, dict_key="foo") is None
+    assert await storage.get_value(storage_key=storage_key, dict_key="foo", default="baz") == "baz"
+
+    class CustomTypedDict(TypedDict, total=False):
+        foo: str
+        bar: str
+
+    await storage.set_data(key=storage_key, data=CustomTypedDict(foo="bar", bar="baz"))
+    assert await storage.get_data(key=storage_key) == {"foo": "bar", "bar": "baz"}
+
+    with pytest.raises(DataNotDictLikeError):
+        await storage.set_data(key=storage_key, data=())  # type: ignore[arg-type]
+
+
+async def test_update_data_merges_like_dict_update(storage: NatsKvStorage, storage_key: StorageKey):
+    assert await storage.get_data(key=storage_key) == {}
+    assert await storage.update_data(key=storage_key, data={"foo": "bar"}) == {"foo": "bar"}
+    assert await storage.update_data(key=storage_key, data={}) == {"foo": "bar"}
+    assert await storage.get_data(key=storage_key) == {"foo": "bar"}
+    assert await storage.update_data(key=storage_key, data={"baz": "spam"}) == {"foo": "bar", "baz": "spam"}
+    assert await storage.get_data(key=storage_key) == {"foo": "bar", "baz": "spam"}
+    assert await storage.update_data(key=storage_key, data={"baz": "test"}) == {"foo": "bar", "baz": "test"}
+    assert await storage.get_data(key=storage_key) == {"foo": "bar", "baz": "test"}
+
+
+async def test_update_data_after_a_delete_recreates_the_key(storage: NatsKvStorage, storage_key: StorageKey):
+    await storage.set_data(key=storage_key, data={"a": 1})
+    await storage.set_data(key=storage_key, data={})
+    assert await storage.update_data(key=storage_key, data={"b": 2}) == {"b": 2}
+    assert await storage.get_data(key=storage_key) == {"b": 2}
+
+
+async def test_concurrent_update_data_calls_lose_no_field(storage: NatsKvStorage, storage_key: StorageKey):
+    await asyncio.gather(*(storage.update_data(key=storage_key, data={f"k{i}": i}) for i in range(4)))
+    assert await storage.get_data(key=storage_key) == {f"k{i}": i for i in range(4)}
+
+
+async def test_state_and_data_of_other_chats_users_and_bots_are_separate(storage: NatsKvStorage):
+    keys = [
+        StorageKey(bot_id=BOT_ID, chat_id=CHAT_ID, user_id=USER_ID),
+        StorageKey(bot_id=BOT_ID, chat_id=-CHAT_ID, user_id=USER_ID),
+        StorageKey(bot_id=BOT_ID, chat_id=CHAT_ID, user_id=USER_ID + 1),
+        StorageKey(bot_id=BOT_ID + 1, chat_id=CHAT_ID, user_id=USER_ID),
+        StorageKey(bot_id=BOT_ID, chat_id=CHAT_ID, user_id=USER_ID, thread_id=5),
+        StorageKey(bot_id=BOT_ID, chat_id=CHAT_ID, user_id=USER_ID, business_connection_id="biz:conn/1"),
+        StorageKey(bot_id=BOT_ID, chat_id=CHAT_ID, user_id=USER_ID, destiny="other"),
+    ]
+    for index, key in enumerate(keys):
+        await storage.set_state(key=key, state=f"s{index}")
+        await storage.set_data(key=key, data={"i": index})
+    for index, key in enumerate(keys):
+        assert await storage.get_state(key=key) == f"s{index}"
+        assert await storage.get_data(key=key) == {"i": index}
+
+
+async def test_state_and_data_expire_after_their_ttl(nc: Client, js: JetStreamContext, storage_key: StorageKey):
+    storage = await make_storage(nc, js, state_ttl=1, data_ttl=1)
+    await storage.set_state(key=storage_key, state="s")
+    await storage.set_data(key=storage_key, data={"x": 1})
+    assert await storage.get_state(key=storage_key) == "s"
+
+    async def expired() -> bool:
+        return await storage.get_state(key=storage_key) is None and await storage.get_data(key=storage_key) == {}
+
+    await wait_until(expired, timeout=5, message="state and data to expire")
+
+
+async def test_a_disconnected_nats_fails_fast_with_storage_unavailable(
+    nc: Client, js: JetStreamContext, nats_server: NatsServer, storage_key: StorageKey
+):
+    storage = await make_storage(nc, js, timeout=2.0)
+    nats_server.stop()
+    await wait_until(lambda: not nc.is_connected, timeout=5, message="client to notice the outage")
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(FsmStorageUnavailable):
+        await storage.get_state(key=storage_key)
+    with pytest.raises(FsmStorageUnavailable):
+        await storage.set_state(key=storage_key, state="s")
+    assert loop.time() - started < 0.1
+    nats_server.start()
+
+
+async def test_writes_to_a_missing_bucket_raise_storage_unavailable(
+    storage: NatsKvStorage, js: JetStreamContext, storage_key: StorageKey
+):
+    await js.delete_key_value(subjects.FSM_BUCKET)
+    with pytest.raises(FsmStorageUnavailable):
+        await storage.set_state(key=storage_key, state="s")
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (StorageKey(bot_id=42, chat_id=-1, user_id=2), "fsm.42.-1.2.ds_default.state"),
+        (StorageKey(bot_id=42, chat_id=-1, user_id=2, thread_id=3), "fsm.42.-1.th_3.2.ds_default.state"),
+        (StorageKey(bot_id=42, chat_id=-1, user_id=2, business_connection_id="4"), "fsm.42.bc_4.-1.2.ds_default.state"),
+        (StorageKey(bot_id=42, chat_id=-1, user_id=2, destiny="a.b"), f"fsm.42.-1.2.ds_{kv_token('a.b')}.state"),
+    ],
+)
+def test_key_builder_makes_valid_unambiguous_kv_keys(key: StorageKey, expected: str):
+    built = KvKeyBuilder().build(key, "state")
+    assert built == expected
+    assert kv_token("a.b").startswith("b64_") and "." not in kv_token("a.b")
+
+
+def test_key_builder_without_destinies_refuses_a_custom_destiny():
+    builder = KvKeyBuilder(with_destiny=False)
+    assert (
+        builder.build(StorageKey(bot_id=1, chat_id=2, user_id=3, destiny=DEFAULT_DESTINY), "data") == "fsm.1.2.3.data"
+    )
+    with pytest.raises(ValueError, match="destin"):
+        builder.build(StorageKey(bot_id=1, chat_id=2, user_id=3, destiny="custom"), "data")
