@@ -1,0 +1,48 @@
+"""Which updates and events were already handled, kept in the `handled_updates` bucket for longer than Telegram
+retries (24 h): a redelivery or a late Telegram retry of a handled update is acknowledged without running again.
+
+Updates are keyed `<bot_id>.<update_id>`; events by their Nats-Msg-Id, hashed because KV keys allow only
+`[-/_=.a-zA-Z0-9]` and event ids contain `:`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+
+log = logging.getLogger("imagebot.dispatcher.consumer")
+
+HANDLED = b"handled"
+DEAD_LETTERED = b"dead-lettered"
+
+
+def update_key(bot_id: str, update_id: int) -> str:
+    return f"{bot_id}.{update_id}"
+
+
+def event_key(msg_id: str) -> str:
+    return "evt." + hashlib.sha256(msg_id.encode()).hexdigest()[:40]
+
+
+class HandledRegistry:
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    async def seen(self, key: str) -> bool:
+        try:
+            await self._kv.get(key)
+            return True
+        except KeyNotFoundError:
+            return False
+        except Exception as exc:  # at-least-once: when in doubt, handle (handlers tolerate a repeat)
+            log.warning("cannot read handled_updates[%s]: %s; handling it", key, exc)
+            return False
+
+    async def record(self, key: str, outcome: bytes = HANDLED) -> None:
+        try:
+            await self._kv.put(key, outcome)
+        except Exception as exc:  # the work is done; a lost record only risks one repeat on redelivery
+            log.warning("cannot record handled_updates[%s]: %s", key, exc)

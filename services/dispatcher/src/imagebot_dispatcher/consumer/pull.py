@@ -1,0 +1,168 @@
+"""ADR-42 `pinned_client` pulls for one partition, through the raw JetStream API (nats-py has no fields for it).
+
+Every replica pulls every partition in the priority group; the server delivers only to the pinned replica (the
+first whose pull got a message, identified by the `Nats-Pin-Id` it then sends back as `id`), answers 423 to a stale
+id, and moves the pin to a waiting standby when the pinned one stops pulling for `priority_timeout` (or its
+connection closes). Pulls are streamed: messages are handed on as they arrive, and `batch` never exceeds the free
+ack-pending room (nats.md gotcha 1), with at least 1 so an at-capacity owner keeps re-pulling and keeps its pin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from imagebot_dispatcher.consumer import metrics
+from imagebot_dispatcher.consumer.options import PRIORITY_GROUP, EngineOptions
+
+log = logging.getLogger("imagebot.dispatcher.consumer")
+
+PIN_HEADER = "Nats-Pin-Id"
+STATUS_HEADER = "Status"
+PENDING_HEADER = "Nats-Pending-Messages"
+STATUS_WAIT = 0.25  # how often a waiting pull looks at the stop flag
+LOST_STATUS_GRACE = 1.0  # a pull whose 408 never came (reconnect, server restart) is abandoned after expires + this
+
+
+class PartitionPuller:
+    def __init__(
+        self,
+        nc: Client,
+        options: EngineOptions,
+        partition: int,
+        consumer: str,
+        *,
+        capacity: Callable[[], int],
+        deliver: Callable[[Msg], Awaitable[None]],
+        on_pin_change: Callable[[int, bool], None],
+        reprovision: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._nc, self._options = nc, options
+        self.partition, self.consumer = partition, consumer
+        self._capacity, self._deliver = capacity, deliver
+        self._on_pin_change, self._reprovision = on_pin_change, reprovision
+        self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{options.stream}.{consumer}"
+        self._stop = asyncio.Event()
+        self.pin_id: str | None = None
+        self.pending: int | None = None  # messages not yet delivered, from the last delivery or 408 (lag)
+        self._linger_until, self._last_reply = 0.0, ""
+
+    @property
+    def owned(self) -> bool:
+        return self.pin_id is not None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(f"{inbox}.*")
+        try:
+            await asyncio.sleep(random.uniform(0, 0.3))  # replicas starting together split the partitions
+            pulls = 0
+            while not self._stop.is_set():
+                pulls += 1
+                try:
+                    await self._pull(sub, f"{inbox}.{pulls}")
+                except Exception as exc:  # incl. the built-in TimeoutError (nats.md gotcha 12): never die
+                    log.warning("partition %d: pull failed: %s", self.partition, exc)
+                    await self._pause(0.5)
+            await self._linger(sub)
+        finally:
+            await sub.unsubscribe()
+            if self.pin_id is not None:
+                self._lose_pin()
+
+    async def _pull(self, sub: Subscription, reply: str) -> None:
+        batch = max(1, min(self._options.max_ack_pending, self._capacity()))
+        request: dict[str, object] = {
+            "batch": batch,
+            "expires": int(self._options.pull_expires * 1e9),
+            "group": PRIORITY_GROUP,
+        }
+        if self.pin_id is not None:
+            request["id"] = self.pin_id
+        await self._nc.publish(self._next_subject, json.dumps(request).encode(), reply=reply)
+        deadline = time.monotonic() + self._options.pull_expires + LOST_STATUS_GRACE
+        self._linger_until, self._last_reply = deadline, reply
+        received = 0
+        while received < batch and not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                msg = await sub.next_msg(timeout=min(remaining, STATUS_WAIT))
+            except TimeoutError:
+                continue
+            status = (msg.headers or {}).get(STATUS_HEADER)
+            if status is None:
+                received += 1
+                await self._on_message(msg)
+            elif msg.subject == reply and await self._pull_ended(status, msg):
+                return
+
+    async def _on_message(self, msg: Msg) -> None:
+        pin = (msg.headers or {}).get(PIN_HEADER)
+        if pin and pin != self.pin_id:
+            self.pin_id = pin
+            log.info("partition %d (%s): pinned here", self.partition, self.consumer)
+            self._on_pin_change(self.partition, True)
+        self._note_pending(msg.metadata.num_pending)
+        await self._deliver(msg)
+
+    async def _pull_ended(self, status: str, msg: Msg) -> bool:
+        headers = msg.headers or {}
+        if status == "100":  # idle heartbeat
+            return False
+        if status == "408":  # expired: the normal end of a pull
+            pending = headers.get(PENDING_HEADER)
+            if pending is not None and pending.isdigit() and self.owned:
+                self._note_pending(int(pending))
+            return True
+        if status == "423":  # our pin id is stale: another replica owns the partition now
+            if self.pin_id is not None:
+                log.info("partition %d (%s): pin moved to another replica", self.partition, self.consumer)
+                self._lose_pin()
+            return True
+        description = next((str(v) for k, v in headers.items() if getattr(k, "value", k) == "Description"), "")
+        log.warning("partition %d: pull ended with %s %s", self.partition, status, description)
+        if status in ("404", "503") or "deleted" in description.lower():
+            await self._reprovision()
+        await self._pause(1.0)
+        return True
+
+    def _note_pending(self, pending: int) -> None:
+        self.pending = pending
+        metrics.CONSUMER_PENDING.labels(str(self.partition)).set(pending)
+
+    def _lose_pin(self) -> None:
+        self.pin_id = None
+        self.pending = None
+        with contextlib.suppress(KeyError):  # the lag of a partition owned elsewhere is not ours to report
+            metrics.CONSUMER_PENDING.remove(str(self.partition))
+        self._on_pin_change(self.partition, False)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    async def _linger(self, sub: Subscription) -> None:
+        """After stop, the last pull may still deliver until it expires: hand those on (the engine releases them)."""
+        while (remaining := self._linger_until - time.monotonic()) > 0:
+            try:
+                msg = await sub.next_msg(timeout=remaining)
+            except TimeoutError:
+                return
+            if (msg.headers or {}).get(STATUS_HEADER) is None:
+                await self._deliver(msg)
+            elif msg.subject == self._last_reply:
+                return  # the last pull ended (expired, or 423 after the unpin): nothing more can come

@@ -1,0 +1,59 @@
+"""At-least-once with idempotency: a handled update id (or event id) is acknowledged, never handled twice."""
+
+from __future__ import annotations
+
+import pytest
+from nats.js import JetStreamContext
+
+from imagebot_common.messages.v1 import EVENT_TYPE_HEADER, IMAGE_RESULT_EVENT
+from imagebot_common.nats import subjects
+from tests.integration.dispatcher.consumer_support import (
+    BOT_ID,
+    Replicas,
+    create_updates_stream,
+    publish_update,
+    replicas_fixture,  # noqa: F401 - the `replicas` fixture
+)
+from tests.support.conversation_double import ScriptedConversation
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+async def test_the_same_update_id_delivered_twice_is_handled_once(js: JetStreamContext, replicas: Replicas):
+    """A Telegram retry after the stream's dedup window arrives as a new message with the same update_id."""
+    await create_updates_stream(js, partitions=2)
+    conversation = ScriptedConversation()
+    engine = await replicas.start(conversation)
+
+    await publish_update(js, 77, 1, update_id=5001)
+    await wait_until(lambda: conversation.handled[77] == [1], message="first copy handled")
+    await publish_update(js, 77, 1, update_id=5001, msg_id="retry-after-the-dedup-window")
+    await wait_until(lambda: engine.stats.duplicates == 1, message="second copy recognised")
+
+    assert conversation.attempts[5001] == 1
+    assert (await js.stream_info(subjects.UPDATES_STREAM)).state.messages == 0, "the duplicate was acked too"
+    kv = await js.key_value(subjects.HANDLED_UPDATES_BUCKET)
+    assert (await kv.get(f"{BOT_ID}.5001")).value == b"handled"
+    assert (await js.stream_info(f"KV_{subjects.HANDLED_UPDATES_BUCKET}")).config.max_age >= 25 * 3600
+
+
+async def test_an_event_with_an_already_handled_msg_id_is_skipped(js: JetStreamContext, replicas: Replicas):
+    await create_updates_stream(js, partitions=2, duplicate_window=0.5)
+    conversation = ScriptedConversation()
+    engine = await replicas.start(conversation)
+    headers = {EVENT_TYPE_HEADER: IMAGE_RESULT_EVENT, subjects.MSG_ID_HEADER: "result:job-1"}
+
+    await js.publish(subjects.event_subject(88), b'{"job_id":"job-1"}', headers=headers)
+    await wait_until(lambda: len(conversation.events) == 1, message="event handled")
+
+    async def republished_past_the_dedup_window() -> bool:
+        ack = await js.publish(subjects.event_subject(88), b'{"job_id":"job-1"}', headers=headers)
+        return not ack.duplicate
+
+    await wait_until(republished_past_the_dedup_window, timeout=5, interval=0.2, message="stored again")
+    await wait_until(lambda: engine.stats.duplicates == 1, message="second copy recognised")
+    assert len(conversation.events) == 1
+    event_type, payload, seen_headers = conversation.events[0]
+    assert (event_type, payload) == (IMAGE_RESULT_EVENT, b'{"job_id":"job-1"}')
+    assert seen_headers[subjects.MSG_ID_HEADER] == "result:job-1"
