@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 MASK = "***"
 # A Bot API token looks like 123456789:AA...; it also appears inside URLs as /bot<token>/.
 _BOT_TOKEN_RE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{20,}\b")
-_BOT_URL_TOKEN_RE = re.compile(r"/bot[^/\s]+/")
+_BOT_URL_TOKEN_RE = re.compile(r"/bot(?!\{token\}/)[^/\s]+/")  # a template `/bot{token}/` is not a secret
 
 
 class Redactor:

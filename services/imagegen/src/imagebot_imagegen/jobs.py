@@ -20,6 +20,7 @@ from imagebot_imagegen.job_store import JobConflict, JobState, Versioned, new_re
 from imagebot_imagegen.kie.errors import KieError, KieNotFound, KieValidationError
 from imagebot_imagegen.outcomes import error_for_kie, invalid_request, timeout_error
 from imagebot_imagegen.polling import poll_interval
+from imagebot_imagegen.trace_link import with_traceparent
 from imagebot_imagegen.waiters import wait_for_hint
 
 log = logging.getLogger("imagebot.imagegen.jobs")
@@ -124,7 +125,7 @@ class JobRunner:
 
         try:
             task_id = await self.ctx.client.create_task(
-                model.id, task_input, self.ctx.callback_url, before_send=mark_on_the_wire
+                model.id, task_input, with_traceparent(self.ctx.callback_url), before_send=mark_on_the_wire
             )
         except JobConflict:
             self.critical = False

@@ -29,6 +29,7 @@ from imagebot_dispatcher.conversation.quotas import QuotaBook, QuotaLimits
 from imagebot_dispatcher.conversation.results import ResultDelivery
 from imagebot_dispatcher.conversation.routers import include_conversation_routers
 from imagebot_dispatcher.conversation.telegram_session import create_bot
+from imagebot_dispatcher.conversation.tracing import HandlerName, UpdateSpan
 from imagebot_dispatcher.settings import DispatcherSettings
 
 log = logging.getLogger("imagebot.dispatcher.conversation")
@@ -82,7 +83,10 @@ class Conversation:
             deliveries=deliveries,
             jobs=JobPublisher(js, timeout=settings.job_publish_timeout_seconds),
         )
+        dp.update.outer_middleware(UpdateSpan())
         dp.update.outer_middleware(TextsMiddleware())
+        for observer in (dp.message, dp.callback_query, dp.my_chat_member):
+            observer.middleware(HandlerName())
         include_conversation_routers(dp)
         self._dp = dp
         self._results = ResultDelivery(
