@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.test_picture_flow import make_a_picture
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
-from tests.support.stack import Stack, start_stack
+from tests.support.stack import (
+    STACK_CALLBACK_TOKEN,
+    STACK_KIE_KEY,
+    STACK_TOKEN,
+    STACK_WEBHOOK_SECRET,
+    Stack,
+    start_stack,
+)
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -69,3 +78,38 @@ async def test_one_picture_request_is_one_trace_from_the_webhook_to_send_photo(t
     callback = next(s for s in trace if s.name == "POST /callbacks/kie")  # Kie's asynchronous hop joins too
     assert callback.parent_span_id == job.span_id
     assert any(s.name == "process kie.callbacks" and s.parent_span_id for s in trace)
+
+
+async def test_every_service_exposes_prometheus_metrics_with_the_promised_families(traced):
+    stack, otlp = traced
+    await make_a_picture(stack)
+
+    families: dict[str, set[str]] = {}
+    async with httpx.AsyncClient() as client:
+        for service, url in (
+            ("gateway", stack.gateway_url),
+            ("dispatcher", stack.dispatcher_url),
+            ("imagegen", stack.imagegen_url),
+        ):
+            text = (await client.get(f"{url}/metrics")).text
+            families[service] = {family.name for family in text_string_to_metric_families(text)}
+
+    assert {
+        "imagebot_gateway_webhook_ack_duration_seconds",
+        "imagebot_gateway_updates",
+    } <= families["gateway"]
+    assert {
+        "imagebot_dispatcher_handler_duration_seconds",
+        "imagebot_dispatcher_updates_handled",
+        "imagebot_dispatcher_duplicates",
+        "imagebot_dispatcher_redeliveries",
+        "imagebot_dispatcher_consumer_pending",
+        "imagebot_dispatcher_telegram_retry_after",
+    } <= families["dispatcher"]
+    assert {
+        "imagebot_imagegen_jobs_in_flight",
+        "imagebot_imagegen_generation_duration_seconds",
+        "imagebot_imagegen_kie_errors",
+    } <= families["imagegen"]
+    secrets = (STACK_TOKEN.split(":")[1], STACK_WEBHOOK_SECRET, STACK_KIE_KEY, STACK_CALLBACK_TOKEN)
+    assert not [s for s in otlp.spans if any(secret in s.raw for secret in secrets)]

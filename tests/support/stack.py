@@ -24,6 +24,8 @@ class Stack:
     dispatcher: ServiceProcess
     imagegen: ServiceProcess
     gateway_url: str
+    dispatcher_url: str = ""
+    imagegen_url: str = ""
     processes: list[ServiceProcess] = field(default_factory=list)
 
     @property
@@ -86,7 +88,17 @@ def start_stack(nats_url: str, *, extra_env: dict[str, str] | None = None, gener
         },
         name="imagegen",
     )
-    stack = Stack(telegram, kie_process, kie_url, gateway, dispatcher, imagegen, gateway_url)
+    stack = Stack(
+        telegram,
+        kie_process,
+        kie_url,
+        gateway,
+        dispatcher,
+        imagegen,
+        gateway_url,
+        dispatcher_url=f"http://127.0.0.1:{dispatcher_port}",
+        imagegen_url=f"http://127.0.0.1:{imagegen_port}",
+    )
     stack.processes = [telegram, kie_process, gateway, dispatcher, imagegen]
     try:
         for process in (gateway, dispatcher, imagegen):
