@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: help install run test test-fast test-chaos lint format lock bench deploy-check clean
+.PHONY: help install run test test-fast test-chaos lint format lock bench deploy-check browser-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ install: $(VENV)/.synced ## create .venv with the locked dependencies
 run: install ## start the whole stack (emulators of Telegram and Kie.ai when no tokens are set)
 	@$(BIN)/python scripts/run_stack.py
 
-test: install lint deploy-check ## lint, deployment checks and the whole test suite (what CI runs)
+test: install lint deploy-check browser-deps ## lint, deployment checks and the whole test suite (what CI runs)
 	@$(BIN)/pytest -m "not chaos" -p no:cacheprovider
 
 test-fast: install ## only the unit tests
@@ -56,6 +56,14 @@ bench: install ## run the benchmarks in bench/ and write docs/benchmarks.md
 
 deploy-check: install ## validate Dockerfiles, compose, Helm and the NATS config offline
 	@if [ -x scripts/deploy-check.sh ]; then scripts/deploy-check.sh; else echo "deploy-check: nothing to check yet"; fi
+
+browser-deps: ## Debian's Chromium for the browser tests (apt-get, only when it is missing)
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "==> installing Debian's chromium for tests/browser (never a downloaded browser build)"; \
+		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$sudo apt-get update -q && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-color-emoji; \
+	fi
 
 clean: ## remove the virtualenvs and caches
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache

@@ -7,7 +7,6 @@ polling when WEBHOOK_BASE_URL is unset, webhook when it is set.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import sys
@@ -24,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR = ROOT / ".devstack"
 SANDBOX_TOKEN = "123456789:SANDBOX-not-a-real-token-000000"  # noqa: S105 - the emulator accepts any token
 SANDBOX_KIE_KEY = "sandbox-kie-key"
+SANDBOX_CALLBACK_TOKEN = "sandbox-callback-token"  # noqa: S105 - only the local emulator ever sends it
 PY = sys.executable
 
 
@@ -42,18 +42,26 @@ def configuration() -> dict[str, str]:
     return {**env_file, **os.environ}
 
 
+def port(config: dict[str, str], name: str, default: int) -> int:
+    return int(config.get(name) or default)
+
+
 def plan(config: dict[str, str]) -> tuple[list[Proc], dict[str, str], str]:
-    gateway_port = int(config.get("PORT", "10000"))
-    tg_port, kie_port = 8081, 8082
-    base: dict[str, str] = {"NATS_URL": "nats://127.0.0.1:4222", "LOG_LEVEL": config.get("LOG_LEVEL", "INFO")}
-    procs = [
-        Proc(
-            "nats",
-            f"{ROOT / '.venv/bin/nats-server'} -js -sd {STATE_DIR / 'nats'} -p 4222 -m 8222",
-            4222,
-            "http://127.0.0.1:8222/healthz",
-        ),
-    ]
+    """What to start and with which environment; every port can be moved with the variable named here."""
+    gateway_port = port(config, "PORT", 10000)
+    nats_port, monitor_port = port(config, "DEVSTACK_NATS_PORT", 4222), port(config, "DEVSTACK_NATS_MONITOR_PORT", 8222)
+    tg_port, kie_port = port(config, "DEVSTACK_TELEGRAM_PORT", 8081), port(config, "DEVSTACK_KIE_PORT", 8082)
+    health_ports = {
+        "dispatcher": port(config, "DEVSTACK_DISPATCHER_PORT", 10001),
+        "imagegen": port(config, "DEVSTACK_IMAGEGEN_PORT", 10002),
+    }
+    base: dict[str, str] = {
+        "NATS_URL": f"nats://127.0.0.1:{nats_port}",
+        "LOG_LEVEL": config.get("LOG_LEVEL", "INFO"),
+        "PORT": str(gateway_port),
+    }
+    nats_cmd = f"{ROOT / '.venv/bin/nats-server'} -js -sd {STATE_DIR / 'nats'} -p {nats_port} -m {monitor_port}"
+    procs = [Proc("nats", nats_cmd, nats_port, f"http://127.0.0.1:{monitor_port}/healthz")]
     sandbox = not config.get("TELEGRAM_BOT_TOKEN")
     if sandbox:
         base.update(
@@ -71,11 +79,13 @@ def plan(config: dict[str, str]) -> tuple[list[Proc], dict[str, str], str]:
             )
         )
     else:
-        base.setdefault("BOT_MODE", "webhook" if config.get("WEBHOOK_BASE_URL") else "polling")
+        if not config.get("BOT_MODE"):  # .env and the environment win; the default follows WEBHOOK_BASE_URL
+            base["BOT_MODE"] = "webhook" if config.get("WEBHOOK_BASE_URL") else "polling"
     if not config.get("KIE_API_KEY"):
         base.update(KIE_API_KEY=SANDBOX_KIE_KEY, KIE_API_URL=f"http://127.0.0.1:{kie_port}")
         if sandbox:
             base["KIE_CALLBACK_BASE_URL"] = f"http://127.0.0.1:{gateway_port}"
+            base["KIE_CALLBACK_TOKEN"] = SANDBOX_CALLBACK_TOKEN
         procs.append(
             Proc(
                 "kie",
@@ -85,17 +95,16 @@ def plan(config: dict[str, str]) -> tuple[list[Proc], dict[str, str], str]:
             )
         )
     procs.append(Proc("gateway", f"{PY} -m imagebot_gateway", gateway_port, f"http://127.0.0.1:{gateway_port}/readyz"))
-    for name, port in (("dispatcher", 10001), ("imagegen", 10002)):
-        if importlib.util.find_spec(f"imagebot_{name}.__main__") is not None:
-            procs.append(
-                Proc(
-                    name,
-                    f"{PY} -m imagebot_{name}",
-                    port,
-                    f"http://127.0.0.1:{port}/readyz",
-                    {"HEALTH_PORT": str(port)},
-                )
+    for name, health_port in health_ports.items():
+        procs.append(
+            Proc(
+                name,
+                f"{PY} -m imagebot_{name}",
+                health_port,
+                f"http://127.0.0.1:{health_port}/readyz",
+                {"HEALTH_PORT": str(health_port)},
             )
+        )
     where = f"http://127.0.0.1:{tg_port}/" if sandbox else "your bot in Telegram"
     return procs, base, where
 
@@ -147,7 +156,8 @@ def main() -> int:
         manager.add_process(proc.name, proc.command, env={**os.environ, **base_env, **proc.env}, cwd=str(ROOT))
     threading.Thread(target=report_progress, args=(procs, where), daemon=True).start()
     manager.loop()
-    return manager.returncode or 0
+    # Ctrl-C (130) and SIGTERM (143) are the way to stop the stack: a clean stop, not an error.
+    return 0 if manager.returncode in (130, 143) else (manager.returncode or 0)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from . import bot_api, control, control_inspect
+from . import bot_api, control, control_inspect, page
 from .config import EmulatorConfig
 from .params import MAX_REQUEST_BYTES
 from .state import Services
@@ -23,6 +23,7 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     bot_api.add_routes(app)
     control.add_routes(app)
     control_inspect.add_routes(app)
+    page.add_routes(app)  # the chat page at / and its event streams
     app.cleanup_ctx.append(_outbound_client)
     return app
 
