@@ -21,8 +21,21 @@ def size_for(aspect_ratio: str, long_side: int) -> tuple[int, int]:
     return max(1, round(long_side * w / h)), long_side
 
 
+# Pillow's built-in font has no Cyrillic; prompts are often Russian. Use a system font that has it if any.
+_CYRILLIC_FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+)
+
+
 @lru_cache(maxsize=8)
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    for path in _CYRILLIC_FONTS:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
     return ImageFont.load_default(size=size)
 
 
