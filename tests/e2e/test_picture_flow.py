@@ -48,7 +48,8 @@ async def wait_for_bot_message(stack: Stack, predicate, timeout: float = 20.0) -
     return await wait_until(found, timeout=timeout, interval=0.1, message="a bot message")
 
 
-async def make_a_picture(stack: Stack, prompt: str = "кот-космонавт") -> dict:
+async def ask_for_a_picture(stack: Stack, prompt: str = "кот-космонавт") -> None:
+    """/start → "Создать картинку" → prompt → 1:1, as a user would."""
     await stack.user.send_text(USER, "/start", first_name="Аня", language_code="ru")
     menu = await wait_for_bot_message(stack, lambda m: m.get("reply_markup") and "Создать" in str(m["reply_markup"]))
     await stack.user.press(USER, menu["message_id"], button(menu, "Создать картинку"))
@@ -56,6 +57,10 @@ async def make_a_picture(stack: Stack, prompt: str = "кот-космонавт"
     await stack.user.send_text(USER, prompt, language_code="ru")
     formats = await wait_for_bot_message(stack, lambda m: "1:1" in str(m.get("reply_markup") or ""))
     await stack.user.press(USER, formats["message_id"], button(formats, "1:1"))
+
+
+async def make_a_picture(stack: Stack, prompt: str = "кот-космонавт") -> dict:
+    await ask_for_a_picture(stack, prompt)
     return await wait_for_bot_message(stack, lambda m: m.get("photo"), timeout=40)
 
 
@@ -79,3 +84,24 @@ async def test_no_secret_appears_in_any_log_line_of_an_end_to_end_run(stack: Sta
     logs = stack.logs()
     for secret in (STACK_TOKEN, STACK_TOKEN.split(":")[1], STACK_WEBHOOK_SECRET, STACK_KIE_KEY, STACK_CALLBACK_TOKEN):
         assert secret not in logs
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ({"endpoint": "createTask", "code": 402}, "закончились кредиты"),
+        ({"endpoint": "task", "fail_code": "501", "fail_msg": "Generation failed"}, "Не получилось"),
+    ],
+    ids=["insufficient-credits-402", "generation-failed-501"],
+)
+async def test_a_provider_refusal_reaches_the_user_as_a_clear_message_with_a_retry_button(
+    stack: Stack, fault: dict, expected: str
+):
+    kie = stack.kie()
+    await kie.fault(**fault)
+
+    await ask_for_a_picture(stack)
+    failure = await wait_for_bot_message(stack, lambda m: expected in (m.get("text") or ""), timeout=40)
+
+    assert "Попробовать снова" in str(failure["reply_markup"])
+    await kie.aclose()

@@ -183,3 +183,20 @@ async def test_polling_loses_nothing_when_the_gateway_is_killed_between_get_upda
 
     stored_now = await wait_until(all_stored, timeout=20)
     assert sorted(b["update_id"] for _, _, b in stored_now) == sorted(s["update_id"] for s in sent)
+
+
+async def test_a_409_conflict_while_polling_is_logged_clearly_and_retried_until_it_clears(
+    start_gateway, telegram_emulator, js
+):
+    control = telegram_emulator.control(BOT_TOKEN)
+    await control.fault("getUpdates", 409, count=2, description="Conflict: terminated by other getUpdates request")
+    gateway = start_gateway(telegram_api_url=telegram_emulator.url, bot_mode="polling", polling_timeout="1")
+
+    sent = await control.send_text(901, "after the conflict")
+
+    async def stored() -> list:
+        return await stored_updates(js)
+
+    stored_now = await wait_until(stored, timeout=20, message="polling resumed after the conflict")
+    assert [b["update_id"] for _, _, b in stored_now] == [sent["update_id"]]
+    assert "getUpdates conflict (409)" in gateway.logs()
