@@ -33,7 +33,7 @@ def create_app(gateway: GatewayState) -> Litestar:
     settings = gateway.settings
     return Litestar(
         route_handlers=[
-            webhook_route(settings.webhook_path),
+            webhook_route(settings.webhook_path, gateway),
             kie_callback_route(settings.kie_callback_path),
             *health_routes,
         ],

@@ -20,6 +20,7 @@ from opentelemetry.sdk.resources import (
 )
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from imagebot_common.telemetry.redacting_exporter import RedactingSpanExporter
 
@@ -58,11 +59,17 @@ def setup_tracing(service_name: str, instance_id: str) -> TracerProvider:
             SERVICE_INSTANCE_ID: instance_id,
         }
     )
-    # What the environment says wins over our defaults.
-    provider = TracerProvider(resource=ours.merge(OTELResourceDetector().detect()))
     processor = _otlp_exporter_processor()
-    if processor is not None:
-        provider.add_span_processor(processor)
+    # What the environment says wins over our defaults (resource attributes, OTEL_TRACES_SAMPLER).
+    resource = ours.merge(OTELResourceDetector().detect())
+    if processor is None and not os.environ.get("OTEL_TRACES_SAMPLER"):  # noqa: TID251
+        # Nothing is exported, so record nothing: ids are still generated and propagated (log lines and NATS
+        # headers keep their trace ids) at a fraction of the cost of recording spans nobody will see.
+        provider = TracerProvider(resource=resource, sampler=ALWAYS_OFF)
+    else:
+        provider = TracerProvider(resource=resource)
+        if processor is not None:
+            provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
     return provider
 
