@@ -23,6 +23,12 @@ class DispatcherSettings(ConversationSettings, CommonSettings):
     consumer_pin_timeout: float = Field(
         default=6.0, ge=1.0, le=120.0, description="seconds without pulls after which a partition moves to a standby"
     )
+    consumer_member_ttl: float = Field(
+        default=3.0, ge=0.5, le=60.0, description="seconds a replica that stopped heartbeating still counts as a member"
+    )
+    consumer_rebalance_delay: float = Field(
+        default=5.0, ge=0.0, le=600.0, description="seconds a replica must be up before partitions move to it"
+    )
     consumer_max_deliveries: int = Field(
         default=8, ge=2, le=1000, description="a message delivered this often without an ack is dead-lettered unhandled"
     )

@@ -42,6 +42,7 @@ IMAGE_JOBS_BUCKET = "image_jobs"  # job id -> Kie task id and state
 IMAGES_OBJECT_STORE = "images"  # generated pictures, handed from imagegen to the dispatcher
 QUOTAS_BUCKET = "quotas"  # per-user generation counters (dispatcher cost protection)
 DELIVERED_RESULTS_BUCKET = "delivered_results"  # job ids whose result reached the user (+ retry prompt)
+DISPATCHER_MEMBERS_BUCKET = "dispatcher_members"  # live dispatcher replicas (heartbeats; partition balance)
 
 # Header names carried on our messages (besides W3C traceparent/tracestate).
 MSG_ID_HEADER = "Nats-Msg-Id"

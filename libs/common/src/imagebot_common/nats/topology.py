@@ -132,6 +132,12 @@ def handled_updates_bucket(replicas: int = 1) -> KeyValueConfig:
     return KeyValueConfig(bucket=subjects.HANDLED_UPDATES_BUCKET, history=1, ttl=25 * HOUR, replicas=replicas)
 
 
+def dispatcher_members_bucket(ttl: float, replicas: int = 1) -> KeyValueConfig:
+    """One key per live dispatcher replica, rewritten every heartbeat: the bucket TTL drops a silent replica, so
+    the keys present are the members the partitions are balanced over."""
+    return KeyValueConfig(bucket=subjects.DISPATCHER_MEMBERS_BUCKET, history=1, ttl=ttl, replicas=replicas)
+
+
 def fsm_bucket(replicas: int = 1) -> KeyValueConfig:
     """aiogram FSM state and data. No bucket TTL: the storage gives each key its own (Nats-TTL), so an abandoned
     conversation expires while an active one never does."""

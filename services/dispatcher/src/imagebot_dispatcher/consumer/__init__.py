@@ -8,6 +8,10 @@ Design (docs/architecture.md, "Per-chat order"):
   `max_ack_pending` a few hundred, ack_wait 30 s renewed by `+WPI` heartbeats, no backoff, unlimited deliveries)
   in an ADR-42 `pinned_client` priority group: every replica pulls every partition, the server delivers each
   partition to one pinned replica and moves the pin to a standby when the owner dies (pull.py, provisioning.py).
+- Load spreading (balancer.py, membership.py, balance.py): replicas heartbeat into the `dispatcher_members` KV
+  bucket (TTL = CONSUMER_MEMBER_TTL) and all compute one rendezvous-hash target, at most ceil(N / members) each;
+  a busy partition owned by a non-target is handed over (stop pulling it, UNPIN) and the giver stays off it
+  until the target owns it. Everyone else keeps standby pulls, so failover still takes only the pin timeout.
 - Inside a replica, a lane per chat (sequencer.py) runs that chat's messages one at a time in stream-sequence
   order; different chats run concurrently up to UPDATE_QUEUE_WORKERS handlers (processing.py), so concurrency
   follows the number of active chats, not the number of partitions.
@@ -18,5 +22,6 @@ Design (docs/architecture.md, "Per-chat order"):
   (`<bot_id>.<update_id>`) and event ids are recorded in `handled_updates` (25 h) and checked first.
 - Poison (processing.py, dead_letters.py): bounded in-process retries, then a copy on `dlq.dispatcher.poison`
   with the error, origin and trace, then term(); only the poison's own chat waits meanwhile.
-- Shutdown (engine.py): stop pulling, unpin, release queued messages (nak), drain running handlers, release rest.
+- Shutdown (engine.py): stop pulling, unpin, leave the registry, release queued messages (nak), drain running
+  handlers, release the rest.
 """

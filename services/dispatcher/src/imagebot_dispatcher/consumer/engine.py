@@ -1,9 +1,11 @@
-"""The consumption engine: partitions pulled with ADR-42 pins, per-chat lanes, heartbeats, graceful drain.
+"""The consumption engine: partitions pulled with ADR-42 pins, per-chat lanes, heartbeats, balance, graceful drain.
 
 Start-up waits for the gateway's UPDATES stream, reads the partition count from its transform, provisions the
 dead-letter stream, the `handled_updates` bucket and one durable consumer per partition, then pulls every
-partition. Shutdown stops pulling, unpins what it owns (a standby takes over at once), gives back messages not yet
-started, waits up to `drain_timeout` for running handlers, and gives back whatever is still unfinished.
+partition and joins the `dispatcher_members` registry, which spreads the partitions over the replicas
+(balancer.py). Shutdown stops pulling and balancing, unpins what it owns (a standby takes over at once), leaves
+the registry, gives back messages not yet started, waits up to `drain_timeout` for running handlers, and gives
+back whatever is still unfinished.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from nats.js import JetStreamContext
 
 from imagebot_common.nats import topology
 from imagebot_dispatcher.consumer import metrics, provisioning
+from imagebot_dispatcher.consumer.balancer import PartitionBalancer
 from imagebot_dispatcher.consumer.dead_letters import publish_dead_letter
 from imagebot_dispatcher.consumer.held import HeldMessages
 from imagebot_dispatcher.consumer.idempotency import HandledRegistry
+from imagebot_dispatcher.consumer.membership import MemberRegistry, member_key
 from imagebot_dispatcher.consumer.options import EngineOptions
 from imagebot_dispatcher.consumer.ordering import ChatHeadGuard
 from imagebot_dispatcher.consumer.partitions import consumer_name, partition_count
@@ -40,7 +44,8 @@ class ConsumptionEngine:
         self._guard = ChatHeadGuard(js, options.stream)
         self._sequencer: ChatSequencer | None = None
         self._pullers: list[PartitionPuller] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._balancer: PartitionBalancer | None = None
+        self._tasks: list[asyncio.Task[None]] = []  # pulls first, then the heartbeats and the balancer
         self._setup: asyncio.Task[None] | None = None
         self._stopping = False
         self.partitions = 0
@@ -80,6 +85,11 @@ class ConsumptionEngine:
                 self._held.heartbeat_forever(self.options.heartbeat_interval), name="dispatcher-heartbeats"
             )
         )
+        registry = MemberRegistry(
+            self._js, member_key(self.options.member_id), ttl=self.options.member_ttl, replicas=self.options.replicas
+        )
+        self._balancer = PartitionBalancer(registry, self._pullers, self._unpin, self.options)
+        self._tasks.append(asyncio.create_task(self._balancer.run(), name="dispatcher-balancer"))
 
     def _puller(self, partition: int) -> PartitionPuller:
         name = consumer_name(partition, self.partitions)
@@ -122,6 +132,9 @@ class ConsumptionEngine:
         self.stats.dead_lettered += 1
         metrics.DEAD_LETTERED.labels("unknown", "unroutable").inc()
 
+    async def _unpin(self, puller: PartitionPuller) -> None:
+        await provisioning.unpin(self._nc, self.options.stream, puller.consumer)
+
     def _on_pin_change(self, partition: int, acquired: bool) -> None:
         self._guard.reset(partition)
         metrics.PARTITIONS_OWNED.set(len(self.owned_partitions()))
@@ -163,6 +176,7 @@ class ConsumptionEngine:
             "redeliveries": self.stats.redeliveries,
             "consumer_lag": sum(v for v in lag.values() if v is not None),
             "consumer_lag_by_partition": lag,
+            **(self._balancer.details() if self._balancer else {}),
         }
 
     # ---- shutdown -----------------------------------------------------------------------------------------------
@@ -172,6 +186,9 @@ class ConsumptionEngine:
         self._stopping = True
         if self._setup is not None and not self._setup.done():
             self._setup.cancel()
+        pull_tasks, balancing = self._tasks[: len(self._pullers)], self._tasks[len(self._pullers) + 1 :]
+        for task in balancing:  # first, so no round hands over, resumes or re-registers while shutting down
+            task.cancel()
         for puller in self._pullers:
             puller.stop()
         owned = [p for p in self._pullers if p.owned]
@@ -181,6 +198,8 @@ class ConsumptionEngine:
         for puller, result in zip(owned, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("unpin of %s failed: %s", puller.consumer, result)
+        if self._balancer is not None:
+            await self._balancer.leave()
         if self._sequencer is not None:
             released = await self._sequencer.release_queued()
             log.info("stopping: %d queued messages released, %d handlers running", released, self.stats.in_flight)
@@ -188,9 +207,8 @@ class ConsumptionEngine:
                 log.warning("drain timeout (%.0fs): cancelling unfinished handlers", self.options.drain_timeout)
                 await self._sequencer.cancel()
         await self._held.release_all()
-        pullers = self._tasks[:-1]
-        if pullers:  # they end within a pull's lifetime (lingering to give back late deliveries)
-            await asyncio.wait(pullers, timeout=self.options.pull_expires + 3.0)
+        if pull_tasks:  # they end within a pull's lifetime (lingering to give back late deliveries)
+            await asyncio.wait(pull_tasks, timeout=self.options.pull_expires + 3.0)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -29,6 +29,10 @@ ORDER_OVERRIDES = Counter(
 )
 IN_FLIGHT = Gauge("imagebot_dispatcher_in_flight", "Handlers running now")
 HELD = Gauge("imagebot_dispatcher_held_messages", "Messages delivered to this replica and not yet settled")
+MEMBERS = Gauge("imagebot_dispatcher_members", "Live dispatcher replicas in the dispatcher_members registry")
+HANDOVERS = Counter(
+    "imagebot_dispatcher_partition_handovers_total", "Partitions this replica gave to another one to balance the load"
+)
 PARTITIONS_OWNED = Gauge("imagebot_dispatcher_partitions_owned", "Partitions this replica is pinned on")
 CONSUMER_PENDING = Gauge(
     "imagebot_dispatcher_consumer_pending", "Messages of an owned partition not yet delivered (lag)", ["partition"]

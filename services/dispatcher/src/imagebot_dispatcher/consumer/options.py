@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from imagebot_common.nats import subjects
 from imagebot_dispatcher.settings import DispatcherSettings
@@ -18,6 +18,11 @@ class EngineOptions:
     max_ack_pending: int = 256
     ack_wait: float = 30.0
     pin_timeout: float = 6.0
+    member_ttl: float = 3.0  # a replica silent this long leaves the dispatcher_members registry
+    rebalance_delay: float = 5.0  # a replica up for less than this gets no partitions handed to it
+    # This replica's key in dispatcher_members (its instance id); empty: a random one (several engines in one
+    # process). An identity, not a knob, so it takes no part in comparing two configurations.
+    member_id: str = field(default="", compare=False)
     max_deliveries: int = 8
     handler_attempts: int = 3
     retry_backoff: float = 0.2
@@ -43,6 +48,11 @@ class EngineOptions:
         holder's death, so twice that plus a takeover means the message is stuck, and liveness wins over order."""
         return 2 * self.ack_wait + self.pin_timeout + 5.0
 
+    @property
+    def balance_interval(self) -> float:
+        """Heartbeat and balance period: four per member TTL, so one lost heartbeat never expires a member."""
+        return max(0.1, self.member_ttl / 4)
+
     @classmethod
     def from_settings(cls, settings: DispatcherSettings) -> EngineOptions:
         return cls(
@@ -51,6 +61,9 @@ class EngineOptions:
             max_ack_pending=settings.consumer_max_ack_pending,
             ack_wait=settings.consumer_ack_wait,
             pin_timeout=settings.consumer_pin_timeout,
+            member_ttl=settings.consumer_member_ttl,
+            rebalance_delay=settings.consumer_rebalance_delay,
+            member_id=settings.instance_id,
             max_deliveries=settings.consumer_max_deliveries,
             handler_attempts=settings.handler_attempts,
             retry_backoff=settings.handler_retry_backoff,

@@ -5,6 +5,10 @@ first whose pull got a message, identified by the `Nats-Pin-Id` it then sends ba
 id, and moves the pin to a waiting standby when the pinned one stops pulling for `priority_timeout` (or its
 connection closes). Pulls are streamed: messages are handed on as they arrive, and `batch` never exceeds the free
 ack-pending room (nats.md gotcha 1), with at least 1 so an at-capacity owner keeps re-pulling and keeps its pin.
+
+Handing a partition over (balancer.py): stop pulling, UNPIN, forget the pin. The server then pins the first
+waiting standby pull when the next message comes; messages already delivered here stay here and run to
+completion, and the new owner's head checks (ordering.py) keep each chat's newer messages behind them.
 """
 
 from __future__ import annotations
@@ -52,7 +56,11 @@ class PartitionPuller:
         self._on_pin_change, self._reprovision = on_pin_change, reprovision
         self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{options.stream}.{consumer}"
         self._stop = asyncio.Event()
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self._released_pin: str | None = None  # handed over: a late delivery under it must not re-adopt it
         self.pin_id: str | None = None
+        self.last_delivery = 0.0  # monotonic time of the newest delivery (the balancer moves busy partitions only)
         self.pending: int | None = None  # messages not yet delivered, from the last delivery or 408 (lag)
         self._linger_until, self._last_reply = 0.0, ""
 
@@ -63,6 +71,28 @@ class PartitionPuller:
     def stop(self) -> None:
         self._stop.set()
 
+    def pause(self) -> None:
+        """No new pulls (the current one is still read to its end); held messages are unaffected."""
+        self._resumed.clear()
+
+    def resume(self) -> None:
+        self._resumed.set()
+
+    async def hand_over(self, unpin: Callable[[], Awaitable[None]]) -> bool:
+        """Give the partition to whichever standby pulls next; False if it was not pinned here."""
+        if self.pin_id is None:
+            return False
+        self.pause()
+        released = self._released_pin = self.pin_id
+        try:
+            await unpin()
+        except Exception as exc:  # nobody here pulls any more, so the pin moves after priority_timeout anyway
+            log.warning("partition %d: unpin failed (%s); it moves after the pin timeout", self.partition, exc)
+        if self.pin_id == released:
+            log.info("partition %d (%s): handed over", self.partition, self.consumer)
+            self._lose_pin()
+        return True
+
     async def run(self) -> None:
         inbox = self._nc.new_inbox()
         sub = await self._nc.subscribe(f"{inbox}.*")
@@ -70,6 +100,9 @@ class PartitionPuller:
             await asyncio.sleep(random.uniform(0, 0.3))  # replicas starting together split the partitions
             pulls = 0
             while not self._stop.is_set():
+                if not self._resumed.is_set():
+                    await self._wait_resumed()
+                    continue
                 pulls += 1
                 try:
                     await self._pull(sub, f"{inbox}.{pulls}")
@@ -112,7 +145,8 @@ class PartitionPuller:
 
     async def _on_message(self, msg: Msg) -> None:
         pin = (msg.headers or {}).get(PIN_HEADER)
-        if pin and pin != self.pin_id:
+        self.last_delivery = time.monotonic()
+        if pin and pin != self.pin_id and pin != self._released_pin:
             self.pin_id = pin
             log.info("partition %d (%s): pinned here", self.partition, self.consumer)
             self._on_pin_change(self.partition, True)
@@ -150,6 +184,10 @@ class PartitionPuller:
         with contextlib.suppress(KeyError):  # the lag of a partition owned elsewhere is not ours to report
             metrics.CONSUMER_PENDING.remove(str(self.partition))
         self._on_pin_change(self.partition, False)
+
+    async def _wait_resumed(self) -> None:
+        with contextlib.suppress(TimeoutError):  # wakes up for stop() too
+            await asyncio.wait_for(self._resumed.wait(), STATUS_WAIT)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
