@@ -121,6 +121,8 @@ async def serve(settings: GatewaySettings) -> int:
         access_log=False,
         lifespan="off",
         http="httptools",
+        proxy_headers=False,  # nothing here uses the client address; parsing X-Forwarded-* costs ~3% per update
+        server_header=False,
         timeout_graceful_shutdown=int(settings.shutdown_timeout),
     )
     server = DrainingServer(config)

@@ -10,7 +10,7 @@ from litestar.exceptions import HTTPException
 
 from imagebot_gateway.routes.health import health_routes
 from imagebot_gateway.routes.kie_callbacks import kie_callback_route
-from imagebot_gateway.routes.webhook import webhook_route
+from imagebot_gateway.routes.webhook import WebhookFastPath, WebhookReceiver, webhook_route
 from imagebot_gateway.state import GatewayState
 
 log = logging.getLogger("imagebot.gateway")
@@ -29,11 +29,13 @@ def _unexpected(request: Request, exc: Exception) -> Response[dict[str, object]]
     return Response({"status_code": 500, "detail": "internal error"}, status_code=500)
 
 
-def create_app(gateway: GatewayState) -> Litestar:
+def create_app(gateway: GatewayState) -> WebhookFastPath:
+    """The Litestar app, behind the webhook's fast path (see routes/webhook.py)."""
     settings = gateway.settings
-    return Litestar(
+    receiver = WebhookReceiver(settings.webhook_path, gateway)
+    litestar = Litestar(
         route_handlers=[
-            webhook_route(settings.webhook_path, gateway),
+            webhook_route(receiver),
             kie_callback_route(settings.kie_callback_path),
             *health_routes,
         ],
@@ -43,3 +45,4 @@ def create_app(gateway: GatewayState) -> Litestar:
         logging_config=None,  # logging is set up once by imagebot_common.logs
         debug=False,
     )
+    return WebhookFastPath(litestar, receiver)
