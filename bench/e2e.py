@@ -1,0 +1,162 @@
+"""Benchmark 2: /start end to end — from the webhook POST to the reply's sendMessage reaching the emulator.
+
+The bench POSTs to the webhook itself (open loop, one fresh chat per /start, so per-chat limits never apply)
+and knows each send time exactly; the emulator timestamps every Bot API call on arrival. Same clock, same host.
+The stack's outbound global rate (TELEGRAM_GLOBAL_RATE, 30/s like Telegram) is lifted for both designs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bench import meters, natsd, procs, updates
+from bench.ack import run_loadgen
+from bench.stats import summarize
+from bench.targets import gateway_env
+from bench.telegram_emulator import TelegramEmulator, start_telegram_emulator
+
+RATES: tuple[tuple[int, float], ...] = ((20, 5.0), (100, 5.0), (300, 4.0), (600, 4.0))  # /start per s, seconds
+WARMUP = (20, 2.0)
+GLOBAL_RATE = "100000"
+DELIVERY_WAIT = 20.0  # seconds after the last POST for the replies to arrive
+REQUIRED = (
+    Path(procs.ROOT, "services/dispatcher/src/imagebot_dispatcher/__main__.py"),
+    Path(procs.ROOT, "emulators/src/imagebot_emulators/telegram/__main__.py"),
+)
+
+
+@dataclass
+class Design:
+    key: str
+    label: str
+    webhook_port: int
+    emulator: TelegramEmulator
+    processes: dict[str, procs.Proc]
+    extra: list[Any] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.processes.values())):
+            proc.stop()
+        for item in self.extra:
+            item.stop()
+
+
+def start_stack() -> Design:
+    nats = natsd.start_nats("e2e-nats-server")
+    emulator = start_telegram_emulator("e2e-stack-telegram")
+    port, health = procs.free_port(), procs.free_port()
+    gateway = procs.python_module("e2e-gateway", "imagebot_gateway", [], gateway_env(port, nats.url), cores="0")
+    dispatcher_env = procs.clean_env(
+        TELEGRAM_BOT_TOKEN=updates.BOT_TOKEN,
+        TELEGRAM_API_URL=emulator.url,
+        NATS_URL=nats.url,
+        HEALTH_HOST="127.0.0.1",
+        HEALTH_PORT=str(health),
+        LOG_LEVEL="WARNING",
+        TELEGRAM_GLOBAL_RATE=GLOBAL_RATE,
+    )
+    dispatcher = procs.python_module("e2e-dispatcher", "imagebot_dispatcher", [], dispatcher_env, cores="0")
+    procs.wait_http_ok(gateway, f"http://127.0.0.1:{port}/readyz")
+    procs.wait_http_ok(dispatcher, f"http://127.0.0.1:{health}/readyz", timeout=60)
+    processes = {"gateway": gateway, "dispatcher": dispatcher, "nats-server": nats.proc, "emulator": emulator.proc}
+    label = "three-service stack (gateway + dispatcher on core 0; nats-server, emulator on core 1)"
+    return Design("stack", label, port, emulator, processes, [nats, emulator])
+
+
+def start_single() -> Design:
+    emulator = start_telegram_emulator("e2e-single-telegram")
+    port = procs.free_port()
+    args = ["--port", str(port), "--telegram-api-url", emulator.url, "--global-rate", GLOBAL_RATE]
+    bot = procs.python_module("e2e-single-bot", "bench.servers.single_bot", args, procs.clean_env(), cores="0")
+    procs.wait_http_ok(bot, f"http://127.0.0.1:{port}/healthz")
+    label = "single aiogram process, same /start handler (core 0; emulator on core 1)"
+    return Design("single", label, port, emulator, {"single-bot": bot, "emulator": emulator.proc}, [emulator])
+
+
+def _one_rate(
+    design: Design, rate: int, seconds: float, first_chat: int, first_id: int, attempt: int = 0
+) -> dict[str, Any]:
+    first_chat, first_id = first_chat + attempt * 50_000, first_id + attempt * 50_000  # fresh chats when repeated
+    total = int(rate * seconds)
+    design.emulator.register_chats(range(first_chat, first_chat + total))
+    design.emulator.new_sends()  # skip what came before
+    send_log = procs.RESULTS / f"e2e-{design.key}-{rate}.json"
+    meters.wait_for_quiet()
+    meter, machine = meters.CpuMeter(design.processes), meters.SystemMeter()
+    result = run_loadgen(
+        design.webhook_port, rate, seconds, first_id, first_chat=first_chat, chats=total, text="/start",
+        send_log=send_log,
+    )  # fmt: skip
+    shares, busy = meter.shares(), machine.busy_cores()
+    sent_at = {chat: at for chat, at in json.loads(send_log.read_text())}
+    replied: dict[int, float] = {}
+    deadline = time.monotonic() + DELIVERY_WAIT
+    while len(replied) < len(sent_at) and time.monotonic() < deadline:
+        for record in design.emulator.new_sends():
+            chat = int(record["params"].get("chat_id", 0))
+            if chat in sent_at and chat not in replied:
+                replied[chat] = record["time"]
+        if len(replied) < len(sent_at):
+            time.sleep(0.5)
+    latency = summarize(replied[c] - sent_at[c] for c in replied)
+    return {
+        "design": design.key,
+        "rate": rate,
+        "sent": result["sent"],
+        "acked": result["ok"],
+        "replied": len(replied),
+        "missing": len(sent_at) - len(replied),
+        "p50": latency.p50,
+        "p99": latency.p99,
+        "max": latency.max,
+        "ack_p99": result["latency"]["p99"],
+        "cpu": shares,
+        "others_cpu": max(0.0, busy - sum(shares.values()) - result["cpu_share"]),
+    }
+
+
+def measure(start: Callable[[], Design], chat_base: int) -> dict[str, Any]:
+    design = start()
+    print(f"bench: [e2e] {design.label}", flush=True)
+    rows: list[dict[str, Any]] = []
+    try:
+        chat, update_id = chat_base, chat_base
+        warm_rate, warm_seconds = WARMUP
+        _one_rate(design, warm_rate, warm_seconds, chat, update_id)
+        for rate, seconds in RATES:
+            chat += 100_000
+            update_id += 100_000
+            rows.append(meters.RETRIES.calmest(partial(_one_rate, design, rate, seconds, chat, update_id)))
+            r = rows[-1]
+            print(
+                f"bench:   {rate}/s: replied {r['replied']}/{r['sent']}, p50 {r['p50'] * 1000:.1f} ms, "
+                f"p99 {r['p99'] * 1000:.1f} ms, others {r['others_cpu']:.2f} cores",
+                flush=True,
+            )
+        peak = {name: proc.peak_rss_kib() for name, proc in design.processes.items()}
+    finally:
+        design.stop()
+    return {"design": design.key, "label": design.label, "rows": rows, "peak_rss_kib": peak}
+
+
+def missing_parts() -> list[str]:
+    return [str(p.relative_to(procs.ROOT)) for p in REQUIRED if not p.exists()]
+
+
+def run_all() -> dict[str, Any]:
+    missing = missing_parts()
+    if missing:
+        return {"skipped": f"not yet run: {', '.join(missing)} missing"}
+    results: dict[str, Any] = {"designs": []}
+    for start, base in ((start_stack, 6_000_000), (start_single, 7_000_000)):
+        try:
+            results["designs"].append(measure(start, base))
+        except Exception as exc:  # one design failing must not hide the other's figures
+            results["designs"].append({"design": start.__name__, "error": f"{type(exc).__name__}: {exc}"[:2000]})
+    return results

@@ -1,0 +1,146 @@
+"""Where the gateway spends its CPU at saturation: py-spy samples it while wrk drives it.
+
+The collapsed stacks are summarised as the share of samples in which a frame appears (inclusive) and in which
+it is the innermost frame (self), which is what the lead needs to decide what to change.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import procs, wrk
+from bench.targets import start_gateway
+
+PY_SPY = Path(procs.PYTHON).parent / "py-spy"
+SECONDS = 8
+RATE = 250  # samples/s
+
+
+@dataclass(frozen=True)
+class FrameShare:
+    frame: str
+    inclusive: float
+    self_share: float
+
+
+def _short(frame: str) -> str:
+    """`function (path/to/module.py:123)` -> `function (module.py)`: lines differ per sample, modules do not."""
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    parts = Path(path).parts
+    if "site-packages" in parts:
+        path = "/".join(parts[parts.index("site-packages") + 1 :])
+    elif "src" in parts:
+        path = "/".join(parts[parts.index("src") + 1 :])
+    else:
+        path = Path(path).name
+    return f"{name} ({path})"
+
+
+def summarise(collapsed: str, top: int = 25) -> tuple[int, list[FrameShare]]:
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [_short(f) for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        total += count
+        for frame in set(frames):
+            inclusive[frame] += count
+        own[frames[-1]] += count
+    shares = [FrameShare(f, n / total, own[f] / total) for f, n in inclusive.most_common(top)] if total else []
+    return total, shares
+
+
+_OTEL_FILES = (
+    "trace/__init__.py", "_decorator.py", "attributes/__init__.py", "trace/sampling.py", "propagate/__init__.py",
+    "composite.py", "util/__init__.py", "context/__init__.py", "trace/propagation", "trace/span.py", "baggage",
+    "textmap.py", "id_generator.py", "context/contextvars_context.py", "imagebot_gateway/routes/tracing.py",
+)  # fmt: skip
+_CATEGORIES = (
+    ("OpenTelemetry: starting/ending the SERVER and PRODUCER spans, injecting traceparent",
+     lambda files: any(f.startswith(_OTEL_FILES) for f in files)),
+    ("nats-py: building the publish, request/reply bookkeeping, the ack",
+     lambda files: any(f.startswith("nats/") for f in files)),
+    ("prometheus_client counters/histogram", lambda files: any("prometheus_client" in f for f in files)),
+    ("gateway handler, other (secret check, msgspec parse, stats, Response objects)",
+     lambda files: "imagebot_gateway/routes/webhook.py" in files),
+    ("Litestar outside the handler (ASGI router, middleware, response serialisation)",
+     lambda files: any(f.startswith("litestar") for f in files)),
+    ("uvicorn + httptools protocol (parse, send)", lambda files: any(f.startswith("uvicorn") for f in files)),
+)  # fmt: skip
+_FILE = re.compile(r"\(([^()]*?):\d+\)")
+
+
+def categorise(collapsed: str) -> list[tuple[str, float]]:
+    """Each sample in the first category that matches it (in that order): where the CPU went, summing to 1."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        files = _FILE.findall(stack)
+        name = next((label for label, test in _CATEGORIES if test(files)), "event loop (uvloop) and the rest")
+        counts[name] += int(count_text)
+        total += int(count_text)
+    return [(name, n / total) for name, n in counts.most_common()] if total else []
+
+
+def top_self(collapsed: str, top: int = 15) -> list[tuple[str, float]]:
+    own: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if stack and count_text.isdigit():
+            frames = [f for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
+            if frames:
+                own[_short(frames[-1])] += int(count_text)
+                total += int(count_text)
+    return [(f, n / total) for f, n in own.most_common(top)] if total else []
+
+
+def profile_gateway(**extra_env: str) -> dict[str, Any]:
+    """Saturate a fresh gateway with wrk while py-spy records it; the summary (or why there is none)."""
+    if not PY_SPY.exists():
+        return {"error": "py-spy is not installed (root pyproject dev group)"}
+    print("bench: [profile] py-spy on the gateway at saturation", flush=True)
+    running = start_gateway("profile-gateway", **extra_env)
+    output = procs.RESULTS / "gateway-profile.txt"
+    result: dict[str, Any] = {}
+    try:
+        load = threading.Thread(
+            target=lambda: result.update(
+                wrk=wrk.run_wrk(running.port, duration=SECONDS + 2, connections=100, first_update_id=1).as_dict()
+            )
+        )
+        load.start()
+        argv = [str(PY_SPY), "record", "--pid", str(running.server.pid), "--duration", str(SECONDS),
+                "--rate", str(RATE), "--format", "raw", "--output", str(output)]  # fmt: skip
+        spy = subprocess.run([*procs.pinned(procs.LOAD_CORE), *argv], capture_output=True, text=True, check=False)
+        load.join()
+        if spy.returncode != 0 or not output.exists():
+            return {"error": f"py-spy failed ({spy.returncode}): {spy.stderr[-500:]}"}
+        collapsed = output.read_text()
+        samples, shares = summarise(collapsed)
+        result.update(
+            samples=samples,
+            inclusive=[(s.frame, s.inclusive) for s in shares],
+            self=top_self(collapsed),
+            categories=categorise(collapsed),
+            collapsed_path=str(output.relative_to(procs.ROOT)),
+        )
+    finally:
+        running.stop()
+    return result

@@ -1,0 +1,181 @@
+"""Markdown tables of the four benchmarks (numbers only; the wording around them is in bench.report)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from bench.meters import DISTURBED
+from bench.stats import fmt_count, fmt_ms, fmt_ratio, ratio
+
+NAN = float("nan")
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _num(value: Any) -> float:
+    return NAN if value is None else float(value)
+
+
+def _cores(value: Any) -> str:
+    return "—" if value is None or math.isnan(_num(value)) else f"{_num(value):.2f}"
+
+
+def _others(value: Any) -> str:
+    """Others' CPU, flagged when it was enough to disturb the run."""
+    text = _cores(value)
+    return f"{text} ⚠" if value is not None and _num(value) > DISTURBED else text
+
+
+def per_core(rate: Any, server_cpu: Any) -> float:
+    """Updates/s the server would answer with one full core: rate ÷ the CPU share it actually got. At saturation
+    this cancels most of what other processes took from it (they slow it down, not its cost per update)."""
+    rate, cpu = _num(rate), _num(server_cpu)
+    return rate / cpu if cpu > 0.05 else NAN
+
+
+def _us_per_update(rate: Any, cpu: Any) -> str:
+    rate_f, cpu_f = _num(rate), _num(cpu)
+    return f"{cpu_f / rate_f * 1e6:,.0f}" if rate_f > 0 and not math.isnan(cpu_f) else "—"
+
+
+def _us(value: Any) -> str:
+    return "—" if value is None or math.isnan(_num(value)) else f"{_num(value):,.0f}"
+
+
+def rows_by_target(ack: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    return {t["target"]: {r["load"]: r for r in t["rows"]} for t in ack["targets"] if "rows" in t}
+
+
+def ack_table(ack: dict[str, Any]) -> str:
+    by_target = rows_by_target(ack)
+    yardstick = by_target.get("yardstick", {})
+    body = []
+    for target in ack["targets"]:
+        if "error" in target:
+            body.append([target["label"], "failed: " + target["error"][:200]] + [""] * 11)
+            continue
+        for row in target["rows"]:
+            base = yardstick.get(row["load"], {})
+            body.append(
+                [
+                    target["label"] if row is target["rows"][0] else "″",
+                    row["load"],
+                    f"{row['achieved']:,.0f} ({fmt_ratio(ratio(row['achieved'], _num(base.get('achieved'))))})",
+                    fmt_ms(row["p50"]),
+                    f"{fmt_ms(row['p99'])} ({fmt_ratio(ratio(row['p99'], _num(base.get('p99'))))})",
+                    fmt_ms(row["max"]),
+                    fmt_count(row["ok"]),
+                    fmt_count(row["not_ok"]),
+                    fmt_count(row["landed"]),
+                    f"**{row['lost']:,}**" if row["lost"] else "0",
+                    f"{_cores(row['server_cpu'])} / {_cores(row['nats_cpu'])}",
+                    f"{_us(row.get('server_cpu_us'))} / {_us(row.get('nats_cpu_us'))}",
+                    f"{_cores(row['generator_cpu'])} / {_others(row['others_cpu'])}",
+                ]
+            )
+    header = ["Receiver", "Load", "updates/s answered 200 (× yardstick)", "p50 ms", "p99 ms (× yardstick)",
+              "max ms", "200s", "not 200 or unanswered", "stored / handled", "lost", "CPU server / nats",
+              "CPU µs per update, server / nats", "CPU generator / others"]  # fmt: skip
+    return table(header, body)
+
+
+def anatomy_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "_not run_"
+    shipped = per_core(rows[0]["rate"], rows[0]["server_cpu"])
+    body = [
+        [
+            r["variant"],
+            f"{r['rate']:,.0f}",
+            _cores(r["server_cpu"]),
+            _us_per_update(r["rate"], r["server_cpu"]),
+            f"{per_core(r['rate'], r['server_cpu']):,.0f}",
+            fmt_ratio(ratio(per_core(r["rate"], r["server_cpu"]), shipped)),
+            fmt_ms(r["p99"]),
+            _others(r["others_cpu"]),
+            "0" if r["stored"] >= r["ok"] else f"**{r['ok'] - r['stored']:,}**",
+        ]
+        for r in rows
+    ]
+    header = ["Variant (wrk, 100 connections)", "updates/s", "CPU server", "CPU µs per update",
+              "updates/s per full core", "× gateway as shipped (per core)", "p99 ms", "CPU others", "lost"]  # fmt: skip
+    return table(header, body)
+
+
+def e2e_table(e2e: dict[str, Any]) -> str:
+    designs = {d["design"]: d for d in e2e.get("designs", []) if "rows" in d}
+    stack = {r["rate"]: r for r in designs.get("stack", {}).get("rows", [])}
+    single = {r["rate"]: r for r in designs.get("single", {}).get("rows", [])}
+    body = []
+    for rate in sorted(set(stack) | set(single)):
+        s, o = stack.get(rate, {}), single.get(rate, {})
+        body.append(
+            [
+                f"{rate}/s",
+                f"{fmt_ms(_num(s.get('p50')))} / {fmt_ms(_num(s.get('p99')))}",
+                f"{fmt_ms(_num(o.get('p50')))} / {fmt_ms(_num(o.get('p99')))}",
+                fmt_ratio(ratio(_num(s.get("p99")), _num(o.get("p99")))),
+                f"{s.get('replied', 0):,}/{s.get('sent', 0):,} · {o.get('replied', 0):,}/{o.get('sent', 0):,}",
+                f"{_cores(sum((s.get('cpu') or {}).get(k, 0) for k in ('gateway', 'dispatcher')))}"
+                f" / {_cores((o.get('cpu') or {}).get('single-bot'))}",
+                f"{_others(s.get('others_cpu'))} / {_others(o.get('others_cpu'))}",
+            ]
+        )
+    header = ["/start load", "stack p50 / p99 ms", "single process p50 / p99 ms", "p99 stack ÷ single",
+              "replies received (stack · single)", "CPU core 0 (stack: gateway+dispatcher / single)",
+              "CPU others (stack / single)"]  # fmt: skip
+    return table(header, body)
+
+
+def generation_table(gen: dict[str, Any]) -> str:
+    ours = {r["jobs"]: r for r in gen.get("imagegen", [])}
+    original = {r["jobs"]: r for r in gen.get("original", [])}
+    body = []
+    for jobs in sorted(set(ours) | set(original)):
+        o, b = ours.get(jobs), original.get(jobs)
+        if o:
+            body.append(
+                [
+                    f"imagegen, {jobs:,} jobs",
+                    f"{jobs:,} / 0",
+                    f"{o['completed']:,} ({', '.join(f'{k} {v}' for k, v in o['outcomes'].items())})",
+                    f"{o['completion_time']:.1f} s (p50 job {o['job_latency']['p50']:.1f} s)",
+                    "1.00×",
+                    f"{o['peak_rss_kib']['imagegen'] / 1024:.0f} MiB",
+                ]
+            )
+        if b:
+            slower = ratio(b["all_done_after"], o["completion_time"]) if o else NAN
+            body.append(
+                [
+                    f"original 3 workers, {jobs:,} jobs",
+                    f"{b['accepted']:,} / **{b['dropped']:,}**",
+                    f"{b['completed']} in the {b['window']:.0f} s window (p50 job {b['job_seconds_p50']:.1f} s)",
+                    f"accepted ones: ≈{b['accepted_done_after']:,.0f} s; all {jobs:,} (unbounded queue): "
+                    f"≈{b['all_done_after']:,.0f} s — extrapolated: 3 jobs per {b['job_seconds_p50']:.1f} s",
+                    fmt_ratio(slower),
+                    f"{b['peak_rss_kib']['original'] / 1024:.0f} MiB",
+                ]
+            )
+    header = ["Design", "accepted / dropped", "completed", "completion time", "time for all N × imagegen",
+              "peak RSS"]  # fmt: skip
+    return table(header, body)
+
+
+def rss_table(results: dict[str, Any]) -> str:
+    body = []
+    for target in results.get("ack", {}).get("targets", []):
+        for name, kib in (target.get("peak_rss_kib") or {}).items():
+            body.append([f"benchmark 1: {target['label']}", name, f"{kib / 1024:.0f}"])
+    for design in results.get("e2e", {}).get("designs", []):
+        for name, kib in (design.get("peak_rss_kib") or {}).items():
+            body.append([f"benchmark 2: {design.get('label', design.get('design'))}", name, f"{kib / 1024:.0f}"])
+    for row in results.get("generation", {}).get("imagegen", []) + results.get("generation", {}).get("original", []):
+        for name, kib in row["peak_rss_kib"].items():
+            body.append([f"benchmark 3: {row['design']}, {row['jobs']:,} jobs", name, f"{kib / 1024:.0f}"])
+    return table(["Scenario", "Process", "peak RSS (VmHWM), MiB"], body)

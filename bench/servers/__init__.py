@@ -1,0 +1,1 @@
+"""The servers the bench measures against: baselines (each a runnable module) and the trivial one."""

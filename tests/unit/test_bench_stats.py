@@ -1,0 +1,105 @@
+"""The bench's own arithmetic and parsing: percentiles, ratios, request bodies, responses, profile summaries.
+
+No benchmark runs here (make bench does that); these only guard the helpers its tables rest on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+
+import pytest
+from bench import profile, updates
+from bench.http_client import ClientConnection
+from bench.stats import fmt_ms, fmt_ratio, percentile, ratio, summarize
+
+pytestmark = pytest.mark.unit
+
+
+def test_percentile_is_nearest_rank_so_it_is_always_an_observed_value() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile([7.0], 99) == 7.0
+
+
+def test_percentile_of_nothing_is_nan_and_out_of_range_q_is_refused() -> None:
+    assert math.isnan(percentile([], 50))
+    with pytest.raises(ValueError, match="q must be"):
+        percentile([1.0], 101)
+
+
+def test_summarize_sorts_its_input() -> None:
+    summary = summarize([3.0, 1.0, 2.0])
+    assert (summary.count, summary.p50, summary.p99, summary.max) == (3, 2.0, 3.0, 3.0)
+
+
+def test_ratio_is_nan_when_the_baseline_is_missing_or_zero() -> None:
+    assert ratio(3.0, 2.0) == 1.5
+    assert math.isnan(ratio(1.0, 0.0))
+    assert math.isnan(ratio(1.0, float("nan")))
+    assert fmt_ratio(float("nan")) == "—"
+    assert fmt_ratio(1.5) == "1.50×"
+
+
+def test_milliseconds_keep_three_significant_digits() -> None:
+    assert fmt_ms(0.00123) == "1.23"
+    assert fmt_ms(0.0456) == "45.6"
+    assert fmt_ms(1.5) == "1,500"
+
+
+def test_update_bodies_are_realistic_unique_json_with_the_chat_as_key() -> None:
+    body = updates.message_update(42, 5_000_001)
+    update = json.loads(body)
+    assert 300 <= len(body) <= 500
+    assert update["update_id"] == 42
+    assert update["message"]["chat"]["id"] == update["message"]["from"]["id"] == 5_000_001
+    start = json.loads(updates.message_update(43, 5_000_002, "/start"))
+    assert start["message"]["entities"] == [{"offset": 0, "length": 6, "type": "bot_command"}]
+
+
+def test_the_wrk_lua_template_yields_the_same_body_as_python() -> None:
+    lua_pattern = updates.lua_template()
+    uid, cid = 123, 5_000_123
+    filled = lua_pattern.replace("%%", "\x00") % (uid, uid % 1_000_000 + 1, cid, cid, cid, cid)
+    assert filled.replace("\x00", "%").encode() == updates.message_update(uid, cid)
+
+
+def _answered(chunks: list[bytes]) -> int:
+    async def scenario() -> int:
+        connection = ClientConnection()
+
+        class Transport:
+            def write(self, data: bytes) -> None:
+                for chunk in chunks:
+                    asyncio.get_running_loop().call_soon(connection.data_received, chunk)
+
+        connection.connection_made(Transport())  # type: ignore[arg-type]
+        return await asyncio.wait_for(connection.request(b"POST / HTTP/1.1\r\n\r\n"), 1)
+
+    return asyncio.run(scenario())
+
+
+def test_a_response_split_across_reads_is_reassembled() -> None:
+    assert _answered([b"HTTP/1.1 200 OK\r\nContent-Le", b"ngth: 2\r\n\r\n", b"{}"]) == 200
+
+
+def test_chunked_and_empty_responses_are_understood() -> None:
+    assert _answered([b"HTTP/1.1 503 Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nno\r\n0\r\n\r\n"]) == 503
+    assert _answered([b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"]) == 401
+
+
+def test_profile_categories_count_each_sample_once_and_sum_to_one() -> None:
+    collapsed = "\n".join(
+        [
+            "run (x/main.py:1);Tracer.start_span (trace/__init__.py:10) 3",
+            "run (x/main.py:1);Client.publish (nats/aio/client.py:5) 1",
+            "run (x/main.py:1);HTTPRoute.handle (litestar/routes/http.py:2) 4",
+        ]
+    )
+    shares = dict(profile.categorise(collapsed))
+    assert math.isclose(sum(shares.values()), 1.0)
+    assert shares[next(k for k in shares if k.startswith("OpenTelemetry"))] == 3 / 8
+    assert shares[next(k for k in shares if k.startswith("Litestar"))] == 4 / 8
