@@ -200,3 +200,46 @@ async def test_a_409_conflict_while_polling_is_logged_clearly_and_retried_until_
     stored_now = await wait_until(stored, timeout=20, message="polling resumed after the conflict")
     assert [b["update_id"] for _, _, b in stored_now] == [sent["update_id"]]
     assert "getUpdates conflict (409)" in gateway.logs()
+
+
+async def test_shutdown_never_deletes_the_webhook_so_other_replicas_keep_receiving(
+    start_gateway, telegram_emulator, js
+):
+    control = telegram_emulator.control(BOT_TOKEN)
+    gateway = start_gateway(telegram_api_url=telegram_emulator.url)
+    await wait_until(lambda: "Webhook registered successfully" in gateway.logs(), timeout=15)
+    deletes_before = len(await control.requests("deleteWebhook"))
+
+    assert gateway.terminate() == 0
+
+    assert len(await control.requests("deleteWebhook")) == deletes_before
+    assert (await control.webhook())["url"] == f"{gateway.base_url}/webhook"
+
+
+async def test_the_opt_in_policy_drops_a_backlog_of_more_than_ten_pending_updates_when_registering(
+    start_gateway, telegram_emulator, js
+):
+    control = telegram_emulator.control(BOT_TOKEN)
+    for i in range(12):  # Telegram holds these while no webhook is set
+        await control.send_text(700 + i, f"old {i}")
+
+    gateway = start_gateway(telegram_api_url=telegram_emulator.url, webhook_drop_pending_on_error="true")
+
+    await wait_until(lambda: "Webhook registered successfully" in gateway.logs(), timeout=15)
+    (call,) = await set_webhook_calls(control)
+    assert str(call["params"]["drop_pending_updates"]).lower() == "true"
+    assert "drop pending: True" in gateway.logs()
+
+
+async def test_by_default_a_backlog_is_kept_and_delivered(start_gateway, telegram_emulator, js):
+    control = telegram_emulator.control(BOT_TOKEN)
+    for i in range(12):
+        await control.send_text(800 + i, f"old {i}")
+
+    start_gateway(telegram_api_url=telegram_emulator.url)
+
+    async def all_stored() -> list:
+        found = await stored_updates(js)
+        return found if len(found) == 12 else []
+
+    assert await wait_until(all_stored, timeout=20, message="the backlog is delivered")

@@ -169,3 +169,25 @@ async def test_a_port_already_in_use_gets_a_clear_message_and_exit_1(start_gatew
     await wait_until(lambda: second.returncode is not None, timeout=15, message="second gateway exits")
     assert second.returncode == 1
     assert "cannot listen" in second.logs() and str(first.port) in second.logs()
+
+
+async def test_the_root_and_healthz_report_mode_readiness_and_instance(start_gateway, js):
+    gateway = start_gateway()
+    for path in ("/", "/healthz"):
+        body = httpx.get(f"{gateway.base_url}{path}").json()
+        assert body["status"] == "ok"
+        assert body["mode"] == "webhook"
+        assert body["ready"] is True
+        assert body["instance"]
+    health = httpx.get(f"{gateway.base_url}/health").json()
+    assert set(health["queue"]) >= {
+        "total_received",
+        "total_published",
+        "total_duplicates",
+        "total_rejected",
+        "queue_depth",
+        "queue_max",
+        "drop_rate",
+    }
+    assert health["webhook_mode"] is True
+    assert health["streams_ready"] is True
