@@ -23,6 +23,7 @@ from imagebot_gateway.stats import IntakeStats
 
 log = logging.getLogger("imagebot.gateway.intake")
 
+HEADER_ROOM = 4096  # Nats-Msg-Id, traceparent, Nats-Expected-Stream and the protocol line
 _STREAM_FULL_CODES = {10077, 10047}  # maximum messages / bytes exceeded (discard=new)
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
@@ -68,6 +69,11 @@ class UpdateIntake:
     async def accept_update(self, update: dict[str, Any]) -> Outcome:
         """A polled update (already decoded by the poll): re-encoded once, published like a webhook body."""
         return await self._publish(update, _encode(update))
+
+    def fits(self, body: bytes) -> bool:
+        """A message over the server's max_payload is refused by nats-server with an error after which
+        nats-py closes the connection for good; such a body is answered 413 instead of ever being sent."""
+        return len(body) + HEADER_ROOM <= self._nc.max_payload
 
     async def _publish(self, update: dict[str, Any], body: bytes) -> Outcome:
         if not self._nc.is_connected:

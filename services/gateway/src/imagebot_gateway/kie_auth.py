@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import time
 
 
@@ -26,6 +27,8 @@ def signature_problem(
     try:
         sent_at = float(timestamp)
     except ValueError:
+        return "X-Webhook-Timestamp is not a number"
+    if not math.isfinite(sent_at):  # "nan" would pass every age comparison
         return "X-Webhook-Timestamp is not a number"
     if abs((now if now is not None else time.time()) - sent_at) > max_skew:
         return "X-Webhook-Timestamp too old or in the future (replay?)"

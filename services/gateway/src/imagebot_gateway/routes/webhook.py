@@ -79,6 +79,11 @@ async def _answer(scope: Scope, receive: Receive, send: Send, gateway: GatewaySt
         limit = gateway.settings.max_body_bytes
         await _send_json(send, 413, {"detail": f"body larger than {limit} bytes"}, [(b"connection", b"close")])
         return 413
+    if not gateway.intake.fits(body):
+        gateway.stats.rejected()
+        detail = f"body of {len(body)} bytes does not fit a message of the NATS server (max_payload)"
+        await _send_json(send, 413, {"detail": detail}, [])
+        return 413
     gateway.stats.received()
     outcome = await gateway.intake.accept_raw(body)
     if outcome.acknowledged:
