@@ -35,6 +35,7 @@ from aiogram.methods.base import TelegramType
 
 from imagebot_dispatcher.conversation import metrics
 from imagebot_dispatcher.conversation.rate_limits import ChatRef, OutboundLimiter, TelegramLimits
+from imagebot_dispatcher.conversation.response_models import PinResponseModels
 from imagebot_dispatcher.conversation.settings import ConversationSettings
 from imagebot_dispatcher.conversation.tracing import BotApiSpans
 
@@ -158,6 +159,7 @@ def create_bot(settings: ConversationSettings) -> Bot:
         api=TelegramAPIServer.from_base(settings.telegram_api_url),
         timeout=settings.telegram_request_timeout_seconds,
     )
+    session.middleware(PinResponseModels())
     session.middleware(TelegramRequestPolicy(OutboundLimiter(limits_from(settings)), retry_policy_from(settings)))
     session.middleware(BotApiSpans(settings.telegram_api_url))  # inside the policy: one span per attempt
     return Bot(settings.telegram_bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
