@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from pydantic import ValidationError
 
+from imagebot_common.event_loop import run_service
 from imagebot_common.logs import setup_logging
 from imagebot_common.settings_errors import explain_settings_error
 from imagebot_dispatcher.settings import DispatcherSettings
@@ -26,7 +26,7 @@ def main() -> None:
     from imagebot_dispatcher.app import run_dispatcher  # after logging: imports may log
     from imagebot_dispatcher.conversation.service import build_conversation
 
-    sys.exit(asyncio.run(run_dispatcher(settings, build_conversation)))
+    sys.exit(run_service(run_dispatcher(settings, build_conversation)))
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import aiohttp
 import uvicorn
-import uvloop
 from nats.aio.client import Client
 from pydantic import ValidationError
 
+from imagebot_common.event_loop import run_service
 from imagebot_common.logs import setup_logging
 from imagebot_common.nats.connection import close, connect
 from imagebot_common.redaction import mask_url, redactor
@@ -157,7 +157,7 @@ def main() -> None:
     redactor.register(settings.telegram_bot_token, settings.kie_callback_token, settings.kie_webhook_hmac_key)
     provider = setup_tracing("gateway", settings.instance_id)
     try:
-        code = uvloop.run(serve(settings))
+        code = run_service(serve(settings))
     finally:
         shutdown_tracing(provider)
     sys.exit(code)

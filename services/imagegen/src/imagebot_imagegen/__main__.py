@@ -10,6 +10,7 @@ import sys
 
 from pydantic import ValidationError
 
+from imagebot_common.event_loop import run_service
 from imagebot_common.logs import setup_logging
 from imagebot_common.redaction import redactor
 from imagebot_common.telemetry.setup import describe_export, setup_tracing, shutdown_tracing
@@ -60,7 +61,7 @@ def main() -> None:
     provider = setup_tracing("imagegen", settings.instance_id)
     log.info("tracing: %s", describe_export())
     try:
-        asyncio.run(run(settings))
+        run_service(run(settings))
     finally:
         shutdown_tracing(provider)
 
