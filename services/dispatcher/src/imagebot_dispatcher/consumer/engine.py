@@ -22,6 +22,7 @@ from imagebot_common.nats import topology
 from imagebot_dispatcher.consumer import metrics, provisioning
 from imagebot_dispatcher.consumer.balancer import PartitionBalancer
 from imagebot_dispatcher.consumer.dead_letters import publish_dead_letter
+from imagebot_dispatcher.consumer.envelope import Envelope
 from imagebot_dispatcher.consumer.held import HeldMessages
 from imagebot_dispatcher.consumer.idempotency import HandledRegistry
 from imagebot_dispatcher.consumer.membership import MemberRegistry, member_key
@@ -40,8 +41,8 @@ class ConsumptionEngine:
     def __init__(self, nc: Client, js: JetStreamContext, conversation: ConversationPort, options: EngineOptions):
         self._nc, self._js, self._conversation, self.options = nc, js, conversation, options
         self.stats = EngineStats()
-        self._held = HeldMessages()
         self._guard = ChatHeadGuard(js, options.stream)
+        self._held = HeldMessages(confirm_ack=self._ack_needs_confirming)
         self._sequencer: ChatSequencer | None = None
         self._pullers: list[PartitionPuller] = []
         self._balancer: PartitionBalancer | None = None
@@ -124,6 +125,10 @@ class ConsumptionEngine:
             self._sequencer.submit(envelope)
         else:
             self._sequencer.poke(envelope.chat)
+
+    def _ack_needs_confirming(self, envelope: Envelope) -> bool:
+        """Until a partition is clean, its chats' next messages are head-checked against what is still stored."""
+        return not self._guard.is_clean(envelope.partition)
 
     async def _reject_unroutable(self, msg: Msg, error: str) -> None:
         log.error("dead-lettering unroutable %s: %s", msg.subject, error)
