@@ -2,6 +2,9 @@
 
 `/healthz` (alive), `/readyz` (can do its work: 200 or 503), `/health` (figures for humans) and `/metrics`
 (Prometheus text). The gateway serves the same paths from its own Litestar app.
+
+Given the service's NATS client, a client that nats-py closed for good (see `imagebot_common.nats.connection`)
+makes the process neither alive nor ready, whatever the service's own checks say: it cannot recover by itself.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from nats.aio.client import Client
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+from imagebot_common.nats.connection import closed_for_good
 
 log = logging.getLogger("imagebot.health")
 
@@ -30,11 +36,13 @@ class HealthServer:
         is_alive: Callable[[], bool],
         is_ready: Readiness,
         details: Details,
+        nats: Client | None = None,
         registry: CollectorRegistry = REGISTRY,
     ) -> None:
         self._host, self._port = host, port
         self._service, self._instance_id = service, instance_id
         self._is_alive, self._is_ready, self._details = is_alive, is_ready, details
+        self._nats = nats
         self._registry = registry
         self._runner: web.AppRunner | None = None
 
@@ -46,22 +54,31 @@ class HealthServer:
         app.router.add_get("/metrics", self._metrics)
         return app
 
+    def _nats_closed(self) -> str | None:
+        return closed_for_good(self._nats) if self._nats is not None else None
+
+    def _alive(self) -> bool:
+        return self._nats_closed() is None and self._is_alive()
+
     async def _healthz(self, _: web.Request) -> web.Response:
-        alive = self._is_alive()
-        body = {
+        alive = self._alive()
+        body: dict[str, Any] = {
             "status": "ok" if alive else "failing",
             "service": self._service,
             "instance": self._instance_id,
         }
+        if closed := self._nats_closed():
+            body["nats_closed"] = closed
         return web.json_response(body, status=200 if alive else 503)
 
     async def _readyz(self, _: web.Request) -> web.Response:
-        ready = await self._is_ready()
+        ready = self._nats_closed() is None and await self._is_ready()
         return web.json_response({"ready": ready}, status=200 if ready else 503)
 
     async def _health(self, _: web.Request) -> web.Response:
-        body = {"status": "ok" if self._is_alive() else "failing", "service": self._service}
+        body: dict[str, Any] = {"status": "ok" if self._alive() else "failing", "service": self._service}
         body["instance"] = self._instance_id
+        body["nats_closed"] = self._nats_closed()
         body.update(await self._details())
         return web.json_response(body)
 

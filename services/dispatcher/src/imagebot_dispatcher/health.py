@@ -1,4 +1,5 @@
-"""The dispatcher's probes: alive unless a consumer task died; ready once it consumes with NATS connected."""
+"""The dispatcher's probes: alive unless a consumer task died or nats-py closed the client for good; ready once
+it consumes with NATS connected."""
 
 from __future__ import annotations
 
@@ -26,4 +27,5 @@ def build_health_server(settings: DispatcherSettings, engine: ConsumptionEngine,
         is_alive=engine.is_alive,
         is_ready=is_ready,
         details=details,
+        nats=nc,
     )

@@ -11,6 +11,7 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
 from imagebot_common.nats import subjects
+from imagebot_common.nats.connection import closed_for_good
 from imagebot_gateway.bot_api import BotApi
 from imagebot_gateway.intake import UpdateIntake
 from imagebot_gateway.lease import Lease
@@ -42,8 +43,15 @@ class GatewayState:
             return None
         return info.state.messages
 
+    def nats_closed(self) -> str | None:
+        """Why nats-py closed the client for good (this process can never store an update again), or None."""
+        return closed_for_good(self.nc)
+
+    def alive(self) -> bool:
+        return self.nats_closed() is None
+
     async def ready(self) -> bool:
         """NATS connected and the updates stream answers: an update sent now would be stored."""
-        if not (self.nc.is_connected and self.streams_ready.is_set()):
+        if not (self.alive() and self.nc.is_connected and self.streams_ready.is_set()):
             return False
         return await self.queue_depth() is not None

@@ -109,6 +109,7 @@ class ImagegenService:
             is_alive=health.is_alive,
             is_ready=health.is_ready,
             details=health.details,
+            nats=self.nc,  # closed for good by nats-py: neither alive nor ready
         )
         await self.health.start()
         log.info(

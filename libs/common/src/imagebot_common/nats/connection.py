@@ -1,9 +1,21 @@
-"""One NATS connection per process: retried until the first connect succeeds, then reconnecting forever."""
+"""One NATS connection per process: retried until the first connect succeeds, then reconnecting forever.
+
+Except when nats-py gives up. It closes the client for good, without reconnecting, when the server sends any
+`-ERR` but a stale connection or a permissions violation (`Client._process_err`: 'Authorization Violation',
+'maximum connections exceeded', 'Maximum Payload Violation', ...), and when reconnect attempts run out (not
+with our `max_reconnect_attempts=-1`). After that every publish, request and pull fails for the life of the
+process. We do not build a fresh connection in place: the services hold subscriptions, JetStream contexts,
+KV and object-store handles and pull consumers made from this one client, and every holder would have to be
+rebuilt, which is what starting the process does anyway. Instead the loss is recorded (`closed_for_good`),
+logged once as an ERROR with the reason, and the probes answer not alive and not ready, so the orchestrator
+restarts the process on the normal startup path. Our own `close()` is not a loss.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
@@ -14,6 +26,15 @@ log = logging.getLogger("imagebot.nats")
 
 FIRST_CONNECT_MAX_DELAY = 5.0
 
+# Keyed weakly by client: tests build many clients in one process.
+_closing: weakref.WeakSet[Client] = weakref.WeakSet()  # our close() asked for it
+_lost: weakref.WeakKeyDictionary[Client, str] = weakref.WeakKeyDictionary()  # nats-py gave up: why
+
+
+def closed_for_good(nc: Client) -> str | None:
+    """Why nats-py closed `nc` without our `close()` asking (it never comes back), or None."""
+    return _lost.get(nc)
+
 
 async def connect(nc: Client, servers: list[str], name: str, *, connect_timeout: int = 2) -> None:
     """Connect `nc` (created up front so a service can serve health while NATS is down), retrying forever.
@@ -21,6 +42,7 @@ async def connect(nc: Client, servers: list[str], name: str, *, connect_timeout:
     After the first success nats-py reconnects by itself, without limit. Publishing while disconnected is
     buffered by nats-py; callers that must not wait check `nc.is_connected`.
     """
+    where = ", ".join(mask_url(s) for s in servers)
 
     async def on_disconnect() -> None:
         if not (nc.is_closed or nc.is_draining):
@@ -31,6 +53,20 @@ async def connect(nc: Client, servers: list[str], name: str, *, connect_timeout:
 
     async def on_error(exc: Exception) -> None:
         log.warning("NATS error: %s", exc)
+
+    async def on_closed() -> None:
+        # nats-py calls this after every close once connected, ours included; first-connect failures never do.
+        if nc in _closing:
+            return
+        error = nc.last_error
+        reason = f"{type(error).__name__}: {error}" if error else "no error given"
+        _lost[nc] = reason
+        log.error(
+            "NATS connection to %s closed for good by the client library (%s); it will not reconnect: "
+            "reporting not alive and not ready so this process gets restarted",
+            where,
+            reason,
+        )
 
     delay = 0.2
     while True:
@@ -46,8 +82,9 @@ async def connect(nc: Client, servers: list[str], name: str, *, connect_timeout:
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
                 error_cb=on_error,
+                closed_cb=on_closed,
             )
-            log.info("NATS connected to %s", ", ".join(mask_url(s) for s in servers))
+            log.info("NATS connected to %s", where)
             return
         except (NatsError, OSError, TimeoutError) as exc:
             log.warning("NATS not reachable (%s); retrying in %.1fs", type(exc).__name__, delay)
@@ -57,6 +94,7 @@ async def connect(nc: Client, servers: list[str], name: str, *, connect_timeout:
 
 async def close(nc: Client, timeout: float = 5.0) -> None:
     """Drain when connected (flushes pending acks and publishes), else just close."""
+    _closing.add(nc)
     try:
         if nc.is_connected:
             await asyncio.wait_for(nc.drain(), timeout=timeout)

@@ -16,15 +16,19 @@ def _gateway(request: Request) -> GatewayState:
     return request.app.state.gateway
 
 
-@get(["/", "/healthz"], summary="Liveness")
-async def healthz(request: Request) -> dict[str, Any]:
+@get(["/", "/healthz"], summary="Liveness: 503 once nats-py has closed the NATS client for good")
+async def healthz(request: Request) -> Response[dict[str, Any]]:
     gateway = _gateway(request)
-    return {
-        "status": "ok",
+    alive = gateway.alive()
+    body: dict[str, Any] = {
+        "status": "ok" if alive else "failing",
         "mode": gateway.settings.bot_mode,
-        "ready": gateway.nc.is_connected and gateway.streams_ready.is_set(),
+        "ready": alive and gateway.nc.is_connected and gateway.streams_ready.is_set(),
         "instance": gateway.settings.instance_id,
     }
+    if not alive:
+        body["nats_closed"] = gateway.nats_closed()
+    return Response(body, status_code=200 if alive else 503)
 
 
 @get("/readyz", summary="Readiness: NATS connected and streams exist")
@@ -39,13 +43,14 @@ async def health(request: Request) -> dict[str, Any]:
     stats = gateway.stats
     lease = gateway.lease
     return {
-        "status": "ok",
+        "status": "ok" if gateway.alive() else "failing",
         "uptime": round(stats.uptime, 1),
         "mode": gateway.settings.bot_mode,
         "webhook_mode": gateway.settings.bot_mode == "webhook",
         "lock_acquired": bool(lease and lease.held),
         "streams_ready": gateway.streams_ready.is_set(),
         "nats_connected": gateway.nc.is_connected,
+        "nats_closed": gateway.nats_closed(),
         "instance": gateway.settings.instance_id,
         "queue": {
             "total_received": stats.total_received,
