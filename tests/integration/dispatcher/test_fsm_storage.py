@@ -4,6 +4,8 @@ and test_redis.py's key builder), against a real nats-server."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import json
 import random
 from collections.abc import AsyncIterator
 from typing import TypedDict
@@ -128,7 +130,7 @@ async def test_state_and_data_of_other_chats_users_and_bots_are_separate(storage
 
 
 async def test_state_and_data_expire_after_their_ttl(nc: Client, js: JetStreamContext, storage_key: StorageKey):
-    storage = await make_storage(nc, js, state_ttl=1, data_ttl=1)
+    storage = await make_storage(nc, js, ttl=1)
     await storage.set_state(key=storage_key, state="s")
     await storage.set_data(key=storage_key, data={"x": 1})
     assert await storage.get_state(key=storage_key) == "s"
@@ -186,3 +188,55 @@ def test_key_builder_without_destinies_refuses_a_custom_destiny():
     )
     with pytest.raises(ValueError, match="destin"):
         builder.build(StorageKey(bot_id=1, chat_id=2, user_id=3, destiny="custom"), "data")
+
+
+def sent_messages(nc: Client) -> int:
+    return nc.stats["out_msgs"]
+
+
+async def test_state_and_data_of_a_conversation_are_one_record(
+    storage: NatsKvStorage, js: JetStreamContext, storage_key: StorageKey
+):
+    await storage.set_state(key=storage_key, state="s")
+    await storage.set_data(key=storage_key, data={"x": 1})
+
+    kv = await js.key_value(subjects.FSM_BUCKET)
+    entry = await kv.get(KvKeyBuilder().build(storage_key))
+    assert entry.value is not None
+    assert json.loads(entry.value) == {"state": "s", "data": {"x": 1}}
+
+
+async def test_within_one_update_clearing_a_conversation_with_nothing_stored_costs_one_read(
+    storage: NatsKvStorage, nc: Client, storage_key: StorageKey
+):
+    before = sent_messages(nc)
+    with storage.remembering_reads():
+        assert await storage.get_state(key=storage_key) is None  # aiogram's FSM middleware, before the handler
+        await storage.set_state(key=storage_key, state=None)  # state.clear() in /start
+        await storage.set_data(key=storage_key, data={})
+    assert sent_messages(nc) - before == 1
+
+
+async def test_within_one_update_a_record_is_read_once_and_writes_are_seen_by_later_reads(
+    storage: NatsKvStorage, nc: Client, storage_key: StorageKey
+):
+    before = sent_messages(nc)
+    with storage.remembering_reads():
+        await storage.set_state(key=storage_key, state=Flow.waiting)  # read + write
+        await storage.update_data(key=storage_key, data={"prompt": "a cat"})  # write
+        assert await storage.get_state(key=storage_key) == Flow.waiting.state
+        assert await storage.get_data(key=storage_key) == {"prompt": "a cat"}
+    assert sent_messages(nc) - before == 3
+    assert await storage.get_data(key=storage_key) == {"prompt": "a cat"}  # outside: from the server
+
+
+async def test_a_record_changed_elsewhere_during_an_update_is_read_again_and_no_field_is_lost(
+    nc: Client, js: JetStreamContext, storage_key: StorageKey
+):
+    ours, other = await make_storage(nc, js), await make_storage(nc, js)
+    with ours.remembering_reads():
+        assert await ours.get_data(key=storage_key) == {}
+        # Another update's work, in a context of its own: our scope's memory does not see it.
+        await asyncio.create_task(other.set_data(key=storage_key, data={"theirs": 1}), context=contextvars.Context())
+        assert await ours.update_data(key=storage_key, data={"ours": 2}) == {"theirs": 1, "ours": 2}
+    assert await other.get_data(key=storage_key) == {"theirs": 1, "ours": 2}

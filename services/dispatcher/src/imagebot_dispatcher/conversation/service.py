@@ -63,9 +63,7 @@ class Conversation:
             js, topology.delivered_results_bucket(settings.delivered_results_ttl_seconds, replicas)
         )
         ttl = settings.fsm_ttl_seconds or None
-        storage = NatsKvStorage(
-            self._nc, fsm_kv, bucket=subjects.FSM_BUCKET, state_ttl=ttl, data_ttl=ttl, timeout=timeout
-        )
+        storage = NatsKvStorage(self._nc, fsm_kv, bucket=subjects.FSM_BUCKET, ttl=ttl, timeout=timeout)
         limits = QuotaLimits(
             active=settings.active_jobs_per_user,
             active_ttl=settings.active_job_ttl_seconds,
@@ -98,14 +96,16 @@ class Conversation:
     async def handle_update(self, update: dict[str, Any], *, update_id: int, headers: Mapping[str, str]) -> None:
         if self._dp is None:
             raise RuntimeError("Conversation.start() has not been called")
-        await self._dp.feed_raw_update(self.bot, update, nats_headers=dict(headers), engine_update_id=update_id)
+        with NatsKvStorage.remembering_reads():
+            await self._dp.feed_raw_update(self.bot, update, nats_headers=dict(headers), engine_update_id=update_id)
 
     async def handle_event(self, event_type: str, payload: bytes, *, headers: Mapping[str, str]) -> None:
         if self._results is None:
             raise RuntimeError("Conversation.start() has not been called")
         if event_type != IMAGE_RESULT_EVENT:
             raise UnknownEventType(f"unknown event type {event_type!r}")
-        await self._results.deliver(ImageResultV1.model_validate_json(payload))
+        with NatsKvStorage.remembering_reads():
+            await self._results.deliver(ImageResultV1.model_validate_json(payload))
 
     async def close(self) -> None:
         if self._commands_task is not None and not self._commands_task.done():
