@@ -23,6 +23,7 @@ from imagebot_common.settings_errors import explain_settings_error
 from imagebot_common.telemetry.setup import describe_export, setup_tracing, shutdown_tracing
 from imagebot_gateway.app import create_app
 from imagebot_gateway.bot_api import BotApi
+from imagebot_gateway.http_protocol import HeadBoundedHttpToolsProtocol
 from imagebot_gateway.intake import UpdateIntake
 from imagebot_gateway.lease import Lease
 from imagebot_gateway.polling import Poller
@@ -120,7 +121,7 @@ async def serve(settings: GatewaySettings) -> int:
         log_config=None,
         access_log=False,
         lifespan="off",
-        http="httptools",
+        http=HeadBoundedHttpToolsProtocol,  # httptools, with the request head bounded (see http_protocol.py)
         proxy_headers=False,  # nothing here uses the client address; parsing X-Forwarded-* costs ~3% per update
         server_header=False,
         timeout_graceful_shutdown=int(settings.shutdown_timeout),
