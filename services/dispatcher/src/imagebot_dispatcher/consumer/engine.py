@@ -72,7 +72,7 @@ class ConsumptionEngine:
                 log.warning("provisioning failed (%s); retrying", exc)
                 await asyncio.sleep(1.0)
         processor = MessageProcessor(
-            self._conversation, HandledRegistry(kv), self._js, self._held, self.options, self.stats
+            self._conversation, HandledRegistry(kv, self._nc), self._js, self._held, self.options, self.stats
         )
         self._sequencer = ChatSequencer(
             self._guard, self._held, processor.process, head_wait_limit=self.options.head_wait_limit

@@ -3,6 +3,10 @@ retries (24 h): a redelivery or a late Telegram retry of a handled update is ack
 
 Updates are keyed `<bot_id>.<update_id>`; events by their Nats-Msg-Id, hashed because KV keys allow only
 `[-/_=.a-zA-Z0-9]` and event ids contain `:`.
+
+A record is written as a plain publish to the key's subject (what `kv.put` sends), without waiting for the
+stream's acknowledgement: a server round trip is ~0.4 ms of the dispatcher's CPU per update at moderate load
+(bench), and a record that does not make it only lets one redelivery run again, which at-least-once allows.
 """
 
 from __future__ import annotations
@@ -10,8 +14,11 @@ from __future__ import annotations
 import hashlib
 import logging
 
+from nats.aio.client import Client
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
+
+from imagebot_common.nats import subjects
 
 log = logging.getLogger("imagebot.dispatcher.consumer")
 
@@ -28,8 +35,9 @@ def event_key(msg_id: str) -> str:
 
 
 class HandledRegistry:
-    def __init__(self, kv: KeyValue) -> None:
-        self._kv = kv
+    def __init__(self, kv: KeyValue, nc: Client, bucket: str = subjects.HANDLED_UPDATES_BUCKET) -> None:
+        self._kv, self._nc = kv, nc
+        self._subject_prefix = f"$KV.{bucket}."
 
     async def seen(self, key: str) -> bool:
         try:
@@ -43,6 +51,6 @@ class HandledRegistry:
 
     async def record(self, key: str, outcome: bytes = HANDLED) -> None:
         try:
-            await self._kv.put(key, outcome)
+            await self._nc.publish(self._subject_prefix + key, outcome)
         except Exception as exc:  # the work is done; a lost record only risks one repeat on redelivery
             log.warning("cannot record handled_updates[%s]: %s", key, exc)
