@@ -145,3 +145,15 @@ def test_an_endless_request_header_is_cut_off_before_it_costs_the_gateway_memory
             sock.close()
     assert hostile_target.alive()
     assert grown < 16 * MIB, f"the gateway grew by {grown / MIB:.0f} MiB"
+
+
+def test_a_client_hanging_up_mid_body_is_no_error_in_the_gateway_log(hostile_target: HostileTarget):
+    """Injects: three authenticated requests whose clients hang up before the body ends (truncated, endless chunked,
+    a declared 10 GB).
+    Asserts: the gateway logs no traceback for them (an abandoned request is ordinary, not a server error)."""
+    for name in ("authed-truncated-body", "authed-chunked-without-end", "authed-declared-10-gb"):
+        exchange(hostile_target.base_url, MALFORMED[name])
+    assert hostile_target.alive()
+
+    log = hostile_target.process.logs()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log

@@ -32,13 +32,20 @@ class BodyTooLarge(Exception):
     pass
 
 
+class ClientGone(Exception):
+    """The client hung up before its body had arrived: there is nobody left to answer."""
+
+
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a request its client abandoned: recorded on the span, never sent
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ConnectionResetError("client went away before sending the body")
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -74,6 +81,8 @@ async def _answer(scope: Scope, receive: Receive, send: Send, gateway: GatewaySt
         return 401
     try:
         body = await _read_body(receive, gateway.settings.max_body_bytes)
+    except ClientGone:
+        return CLIENT_CLOSED_REQUEST
     except BodyTooLarge:
         gateway.stats.rejected()
         limit = gateway.settings.max_body_bytes
