@@ -19,6 +19,7 @@ from nats.js.errors import APIError
 from imagebot_common.nats import subjects
 from imagebot_common.telemetry.nats_propagation import traced_publish
 from imagebot_common.update_routing import update_chat_key
+from imagebot_gateway.refusal_log import RefusalLog
 from imagebot_gateway.stats import IntakeStats
 
 log = logging.getLogger("imagebot.gateway.intake")
@@ -58,6 +59,7 @@ def parse_update(body: bytes) -> dict[str, Any] | None:
 class UpdateIntake:
     def __init__(self, nc: Client, js: JetStreamContext, *, bot_id: int, stats: IntakeStats, timeout: float):
         self._nc, self._js, self._bot_id, self._stats, self._timeout = nc, js, bot_id, stats, timeout
+        self._refusals = RefusalLog(log)
 
     async def accept_raw(self, body: bytes) -> Outcome:
         """A webhook body: published as received, or parked in dead letters when it is not an update."""
@@ -94,11 +96,11 @@ class UpdateIntake:
             )
         except APIError as exc:
             full = exc.err_code in _STREAM_FULL_CODES
-            log.warning("update %s not stored: %s", msg_id, exc.description or exc)
+            self._refusals.refused(f"update {msg_id}", str(exc.description or exc))
             self._stats.unavailable()
             return Outcome.FULL if full else Outcome.UNAVAILABLE
         except (NatsError, TimeoutError) as exc:
-            log.warning("update %s not stored: %s", msg_id, type(exc).__name__)
+            self._refusals.refused(f"update {msg_id}", type(exc).__name__)
             self._stats.unavailable()
             return Outcome.UNAVAILABLE
         self._stats.published(duplicate=bool(ack.duplicate))
