@@ -3,6 +3,11 @@
 The bench POSTs to the webhook itself (open loop, one fresh chat per /start, so per-chat limits never apply)
 and knows each send time exactly; the emulator timestamps every Bot API call on arrival. Same clock, same host.
 The stack's outbound global rate (TELEGRAM_GLOBAL_RATE, 30/s like Telegram) is lifted for both designs.
+
+The stack runs twice. *One core*: gateway and dispatcher share core 0, the single process's core, so both designs
+get the same CPU for their own code (nats-server and the emulator are on core 1 for both). *Own cores*: as the
+stack is deployed, each service with CPU of its own: the dispatcher alone on core 0 (where the single process
+runs its handlers), the gateway on core 1 beside nats-server, the emulator and the load generator.
 """
 
 from __future__ import annotations
@@ -47,11 +52,21 @@ class Design:
             item.stop()
 
 
-def start_stack() -> Design:
-    nats = natsd.start_nats("e2e-nats-server")
-    emulator = start_telegram_emulator("e2e-stack-telegram")
+def start_stack_one_core() -> Design:
+    return start_stack("stack", "0", "three-service stack, one core (gateway + dispatcher on core 0)")
+
+
+def start_stack_own_cores() -> Design:
+    label = "three-service stack, own cores (dispatcher on core 0, gateway on core 1)"
+    return start_stack("stack-own-cores", "1", label)
+
+
+def start_stack(key: str, gateway_core: str, label: str) -> Design:
+    nats = natsd.start_nats(f"e2e-{key}-nats-server")
+    emulator = start_telegram_emulator(f"e2e-{key}-telegram")
     port, health = procs.free_port(), procs.free_port()
-    gateway = procs.python_module("e2e-gateway", "imagebot_gateway", [], gateway_env(port, nats.url), cores="0")
+    env = gateway_env(port, nats.url)
+    gateway = procs.python_module(f"e2e-{key}-gateway", "imagebot_gateway", [], env, cores=gateway_core)
     dispatcher_env = procs.clean_env(
         TELEGRAM_BOT_TOKEN=updates.BOT_TOKEN,
         TELEGRAM_API_URL=emulator.url,
@@ -61,12 +76,11 @@ def start_stack() -> Design:
         LOG_LEVEL="WARNING",
         TELEGRAM_GLOBAL_RATE=GLOBAL_RATE,
     )
-    dispatcher = procs.python_module("e2e-dispatcher", "imagebot_dispatcher", [], dispatcher_env, cores="0")
+    dispatcher = procs.python_module(f"e2e-{key}-dispatcher", "imagebot_dispatcher", [], dispatcher_env, cores="0")
     procs.wait_http_ok(gateway, f"http://127.0.0.1:{port}/readyz")
     procs.wait_http_ok(dispatcher, f"http://127.0.0.1:{health}/readyz", timeout=60)
     processes = {"gateway": gateway, "dispatcher": dispatcher, "nats-server": nats.proc, "emulator": emulator.proc}
-    label = "three-service stack (gateway + dispatcher on core 0; nats-server, emulator on core 1)"
-    return Design("stack", label, port, emulator, processes, [nats, emulator])
+    return Design(key, label, port, emulator, processes, [nats, emulator])
 
 
 def start_single() -> Design:
@@ -154,7 +168,8 @@ def run_all() -> dict[str, Any]:
     if missing:
         return {"skipped": f"not yet run: {', '.join(missing)} missing"}
     results: dict[str, Any] = {"designs": []}
-    for start, base in ((start_stack, 6_000_000), (start_single, 7_000_000)):
+    designs = ((start_stack_one_core, 6_000_000), (start_stack_own_cores, 8_000_000), (start_single, 7_000_000))
+    for start, base in designs:
         try:
             results["designs"].append(measure(start, base))
         except Exception as exc:  # one design failing must not hide the other's figures

@@ -17,6 +17,10 @@ from bench.report_tables import (
 )
 from bench.stats import fmt_ms
 
+E2E_PLACEMENTS = (
+    ("stack", "gateway and dispatcher sharing the single process's one core"),
+    ("stack-own-cores", "each service on a core of its own (dispatcher on core 0, gateway on core 1)"),
+)
 E2E_SUSTAINED_P99 = 1.0  # seconds: above this the single process no longer keeps up, so ratios stop meaning much
 
 
@@ -54,21 +58,23 @@ def _verdicts(results: dict[str, Any]) -> list[str]:
             f"{'**yes**' if met else '**no**'} |"
         )
     designs = {d["design"]: d for d in results.get("e2e", {}).get("designs", []) if "rows" in d}
-    if "stack" in designs and "single" in designs:
-        single = {r["rate"]: r for r in designs["single"]["rows"]}
+    single = {r["rate"]: r for r in designs.get("single", {}).get("rows", [])}
+    for key, placement in E2E_PLACEMENTS:
+        if key not in designs or not single:
+            continue
         judged = [
             (r, single[r["rate"]])
-            for r in designs["stack"]["rows"]
+            for r in designs[key]["rows"]
             if r["rate"] in single and single[r["rate"]]["p99"] < E2E_SUSTAINED_P99
         ]
         met = bool(judged) and all(s["p99"] <= 2 * o["p99"] for s, o in judged)
         shown = ", ".join(f"{s['rate']}/s: {s['p99'] / o['p99']:.2f}×" for s, o in judged)
         lines.append(
-            f"| End-to-end /start p99 within 2× of the single process (at the loads where the single process's "
-            f"p99 < {E2E_SUSTAINED_P99:.0f} s) | {shown or 'no load the single process sustained'} | "
+            f"| End-to-end /start p99 within 2× of the single process, {placement} (at the loads where the single "
+            f"process's p99 < {E2E_SUSTAINED_P99:.0f} s) | {shown or 'no load the single process sustained'} | "
             f"{_verdict(met, [row for pair in judged for row in pair])} |"
         )
-    elif "skipped" in results.get("e2e", {}):
+    if "skipped" in results.get("e2e", {}):
         lines.append(f"| End-to-end p99 within 2× of the single process | {results['e2e']['skipped']} | not run |")
     return lines
 
@@ -91,10 +97,11 @@ def _machine(m: dict[str, Any], seconds: float) -> list[str]:
 
 PLACEMENT = [
     "Every process is started and stopped by the bench, on 127.0.0.1 only, pinned with `taskset`:",
-    "- **core 0**: the server under test — the gateway, each baseline receiver, the dispatcher (with the gateway in "
-    "benchmark 2), the single-process bot, imagegen or the original generation design;",
+    "- **core 0**: the server under test — the gateway, each baseline receiver, the dispatcher (in benchmark 2 "
+    "with the gateway beside it, or alone), the single-process bot, imagegen or the original generation design;",
     "- **core 1**: the load generator (`bench.loadgen` or `wrk`), `nats-server` (JetStream, file storage in a "
-    "fresh temporary directory per receiver) and the Telegram / Kie.ai emulators.",
+    "fresh temporary directory per receiver), the Telegram / Kie.ai emulators, and in benchmark 2's *own cores* "
+    "run the gateway.",
     "All Python servers run on uvloop, so designs are compared, not event loops.",
 ]
 

@@ -107,28 +107,31 @@ def anatomy_table(rows: list[dict[str, Any]]) -> str:
     return table(header, body)
 
 
+E2E_STACKS = (("stack", "stack, one core"), ("stack-own-cores", "stack, own cores"))
+
+
 def e2e_table(e2e: dict[str, Any]) -> str:
     designs = {d["design"]: d for d in e2e.get("designs", []) if "rows" in d}
-    stack = {r["rate"]: r for r in designs.get("stack", {}).get("rows", [])}
     single = {r["rate"]: r for r in designs.get("single", {}).get("rows", [])}
     body = []
-    for rate in sorted(set(stack) | set(single)):
-        s, o = stack.get(rate, {}), single.get(rate, {})
-        body.append(
-            [
-                f"{rate}/s",
-                f"{fmt_ms(_num(s.get('p50')))} / {fmt_ms(_num(s.get('p99')))}",
-                f"{fmt_ms(_num(o.get('p50')))} / {fmt_ms(_num(o.get('p99')))}",
-                fmt_ratio(ratio(_num(s.get("p99")), _num(o.get("p99")))),
-                f"{s.get('replied', 0):,}/{s.get('sent', 0):,} · {o.get('replied', 0):,}/{o.get('sent', 0):,}",
-                f"{_cores(sum((s.get('cpu') or {}).get(k, 0) for k in ('gateway', 'dispatcher')))}"
-                f" / {_cores((o.get('cpu') or {}).get('single-bot'))}",
-                f"{_others(s.get('others_cpu'))} / {_others(o.get('others_cpu'))}",
-            ]
-        )
-    header = ["/start load", "stack p50 / p99 ms", "single process p50 / p99 ms", "p99 stack ÷ single",
-              "replies received (stack · single)", "CPU core 0 (stack: gateway+dispatcher / single)",
-              "CPU others (stack / single)"]  # fmt: skip
+    for key, name in (*E2E_STACKS, ("single", "single process")):
+        for row in designs.get(key, {}).get("rows", []):
+            baseline = single.get(row["rate"], {})
+            cpu = row.get("cpu") or {}
+            ours = ("gateway", "dispatcher") if key != "single" else ("single-bot",)
+            body.append(
+                [
+                    name,
+                    f"{row['rate']}/s",
+                    f"{fmt_ms(_num(row.get('p50')))} / {fmt_ms(_num(row.get('p99')))}",
+                    fmt_ratio(ratio(_num(row.get("p99")), _num(baseline.get("p99")))),
+                    f"{row.get('replied', 0):,}/{row.get('sent', 0):,}",
+                    " + ".join(f"{k} {_cores(cpu.get(k))}" for k in ours),
+                    _others(row.get("others_cpu")),
+                ]
+            )
+    header = ["Design", "/start load", "p50 / p99 ms", "p99 ÷ single process", "replies received",
+              "CPU of our processes (cores)", "CPU others"]  # fmt: skip
     return table(header, body)
 
 
