@@ -61,7 +61,8 @@ async def run_dispatcher(settings: DispatcherSettings, build_conversation: Conve
     )
     exit_code = 0
     try:
-        if await _until_stopped(connect(nc, settings.nats_servers(), f"dispatcher {settings.instance_id}"), stop):
+        connecting = connect(nc, settings.nats_servers(), f"dispatcher {settings.instance_id}", on_lost=stop.set)
+        if await _until_stopped(connecting, stop):
             await _serve(conversation, engine, stop)
         log.info("stop signal received; draining (at most %.0fs)", options.drain_timeout)
     except Exception:

@@ -8,7 +8,7 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import aiohttp
 import uvicorn
@@ -76,9 +76,9 @@ def startup_line(settings: GatewaySettings) -> str:
     )
 
 
-async def run_background(state: GatewayState, settings: GatewaySettings) -> None:
+async def run_background(state: GatewayState, settings: GatewaySettings, on_nats_lost: Callable[[], None]) -> None:
     """Provision the topology, then (leader only) register the webhook or poll."""
-    await connect(state.nc, settings.nats_servers(), name=f"gateway-{settings.instance_id}")
+    await connect(state.nc, settings.nats_servers(), name=f"gateway-{settings.instance_id}", on_lost=on_nats_lost)
     leases = await provision(state.js, settings)
     state.streams_ready.set()
     role = "webhook-registrar" if settings.bot_mode == "webhook" else "poller"
@@ -132,7 +132,11 @@ async def serve(settings: GatewaySettings) -> int:
         log.info("WEBHOOK_SECRET_TOKEN unset: using a secret derived from the bot token")
     if not settings.kie_callback_token and not settings.kie_webhook_hmac_key:
         log.warning("KIE_CALLBACK_TOKEN and KIE_WEBHOOK_HMAC_KEY unset: Kie callbacks are not authenticated")
-    background = asyncio.create_task(run_background(state, settings))
+
+    def stop_serving() -> None:  # the NATS client is closed for good: stop like SIGTERM, to be started again
+        server.should_exit = True
+
+    background = asyncio.create_task(run_background(state, settings, stop_serving))
     try:
         # uvicorn stops taking requests on SIGTERM/SIGINT and waits for in-flight ones (their publishes).
         await server.serve(sockets=[sock])

@@ -31,8 +31,8 @@ def load_settings() -> ImagegenSettings:
 
 
 async def run(settings: ImagegenSettings) -> None:
-    service = ImagegenService(settings)
     stop = asyncio.Event()
+    service = ImagegenService(settings, on_nats_lost=stop.set)  # NATS lost for good: stop, to be started again
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

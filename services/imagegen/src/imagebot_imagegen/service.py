@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from nats.aio.client import Client
 
@@ -29,8 +30,10 @@ log = logging.getLogger("imagebot.imagegen")
 class ImagegenService:
     """Start and stop everything imagegen runs, in one event loop (tests run it in-process too)."""
 
-    def __init__(self, settings: ImagegenSettings) -> None:
+    def __init__(self, settings: ImagegenSettings, *, on_nats_lost: Callable[[], None] | None = None) -> None:
+        """`on_nats_lost`: called if nats-py closes the client for good (the process stops itself)."""
         self.settings = settings
+        self._on_nats_lost = on_nats_lost
         self.stats = Stats()
         self.nc: Client | None = None
         self.client: KieClient | None = None
@@ -41,7 +44,7 @@ class ImagegenService:
     async def start(self) -> None:
         s = self.settings
         self.nc = Client()
-        await connect(self.nc, s.nats_servers(), name=f"imagegen-{s.instance_id}")
+        await connect(self.nc, s.nats_servers(), name=f"imagegen-{s.instance_id}", on_lost=self._on_nats_lost)
         js = self.nc.jetstream()
         provisioned = await provision(js, s)
         self.client = KieClient(

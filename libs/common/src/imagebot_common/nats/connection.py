@@ -7,8 +7,10 @@ with our `max_reconnect_attempts=-1`). After that every publish, request and pul
 process. We do not build a fresh connection in place: the services hold subscriptions, JetStream contexts,
 KV and object-store handles and pull consumers made from this one client, and every holder would have to be
 rebuilt, which is what starting the process does anyway. Instead the loss is recorded (`closed_for_good`),
-logged once as an ERROR with the reason, and the probes answer not alive and not ready, so the orchestrator
-restarts the process on the normal startup path. Our own `close()` is not a loss.
+logged once as an ERROR with the reason, the probes answer not alive and not ready, and a service process
+(which passes `on_lost`) stops itself the way `docker stop` would: Kubernetes restarts it on the failed liveness
+probe or the exit, Compose (`restart: unless-stopped`, which ignores health) on the exit, both through the normal
+startup path. Our own `close()` is not a loss.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
@@ -36,11 +39,19 @@ def closed_for_good(nc: Client) -> str | None:
     return _lost.get(nc)
 
 
-async def connect(nc: Client, servers: list[str], name: str, *, connect_timeout: int = 2) -> None:
+async def connect(
+    nc: Client,
+    servers: list[str],
+    name: str,
+    *,
+    connect_timeout: int = 2,
+    on_lost: Callable[[], None] | None = None,
+) -> None:
     """Connect `nc` (created up front so a service can serve health while NATS is down), retrying forever.
 
     After the first success nats-py reconnects by itself, without limit. Publishing while disconnected is
-    buffered by nats-py; callers that must not wait check `nc.is_connected`.
+    buffered by nats-py; callers that must not wait check `nc.is_connected`. `on_lost` is called once if nats-py
+    closes the client for good (see the module docstring).
     """
     where = ", ".join(mask_url(s) for s in servers)
 
@@ -63,10 +74,13 @@ async def connect(nc: Client, servers: list[str], name: str, *, connect_timeout:
         _lost[nc] = reason
         log.error(
             "NATS connection to %s closed for good by the client library (%s); it will not reconnect: "
-            "reporting not alive and not ready so this process gets restarted",
+            "reporting not alive and not ready%s",
             where,
             reason,
+            ", and stopping so that this process is started again" if on_lost is not None else "",
         )
+        if on_lost is not None:
+            on_lost()
 
     delay = 0.2
     while True:
