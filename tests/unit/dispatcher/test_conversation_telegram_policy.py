@@ -17,19 +17,9 @@ from aiogram.methods import AnswerCallbackQuery, SendMessage, SendPhoto, SetMyCo
 
 from imagebot_dispatcher.conversation.rate_limits import OutboundLimiter, TelegramLimits, TokenBucket
 from imagebot_dispatcher.conversation.telegram_session import RetryPolicy, TelegramRequestPolicy, counts_as_message
+from tests.support.fake_clock import FakeClock
 
 pytestmark = pytest.mark.unit
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class ScriptedTelegram:
@@ -38,7 +28,7 @@ class ScriptedTelegram:
     def __init__(self, *failures: Exception) -> None:
         self.failures = list(failures)
         self.calls: list[tuple[str, float]] = []
-        self.clock: Clock | None = None
+        self.clock: FakeClock | None = None
 
     async def __call__(self, bot: Any, method: Any) -> bool:
         self.calls.append((method.__api_method__, self.clock.now if self.clock else 0.0))
@@ -47,7 +37,7 @@ class ScriptedTelegram:
         return True
 
 
-def policy(clock: Clock, limits: TelegramLimits | None = None, **retry: Any) -> TelegramRequestPolicy:
+def policy(clock: FakeClock, limits: TelegramLimits | None = None, **retry: Any) -> TelegramRequestPolicy:
     limiter = OutboundLimiter(limits or TelegramLimits(), clock=clock)
     return TelegramRequestPolicy(limiter, RetryPolicy(backoff_seconds=0.5, **retry), sleep=clock.sleep)
 
@@ -63,7 +53,7 @@ def test_a_bucket_allows_its_burst_then_paces_at_its_rate():
 
 
 def test_chats_are_paced_independently_and_groups_also_per_minute():
-    clock = Clock()
+    clock = FakeClock()
     limiter = OutboundLimiter(TelegramLimits(chat_rate=1.0, chat_burst=1, group_per_minute=20), clock=clock)
     assert limiter.reserve_chat(1) == 0.0
     assert limiter.reserve_chat(1) == pytest.approx(1.0)
@@ -79,7 +69,7 @@ def test_chats_are_paced_independently_and_groups_also_per_minute():
 
 
 def test_a_group_never_gets_more_than_its_per_minute_limit_in_any_minute():
-    clock = Clock()
+    clock = FakeClock()
     limiter = OutboundLimiter(TelegramLimits(chat_rate=100.0, chat_burst=100, group_per_minute=20), clock=clock)
     sent_at = []
     for _ in range(60):
@@ -90,7 +80,7 @@ def test_a_group_never_gets_more_than_its_per_minute_limit_in_any_minute():
 
 
 def test_the_global_bucket_caps_all_chats_together():
-    clock = Clock()
+    clock = FakeClock()
     limiter = OutboundLimiter(TelegramLimits(global_rate=30.0), clock=clock)
     sent_at = []
     for _ in range(100):
@@ -107,7 +97,7 @@ def test_which_methods_count_as_messages():
 
 
 async def test_a_429_waits_retry_after_and_repeats_the_call():
-    clock = Clock()
+    clock = FakeClock()
     telegram = ScriptedTelegram(TelegramRetryAfter(method=message(), message="Too Many Requests", retry_after=3))
     telegram.clock = clock
 
@@ -117,7 +107,7 @@ async def test_a_429_waits_retry_after_and_repeats_the_call():
 
 
 async def test_a_429_pauses_only_its_chat():
-    clock = Clock()
+    clock = FakeClock()
     middleware = policy(clock, TelegramLimits(chat_burst=5))
     telegram = ScriptedTelegram(TelegramRetryAfter(method=message(1), message="flood", retry_after=5))
     telegram.clock = clock
@@ -131,7 +121,7 @@ async def test_a_429_pauses_only_its_chat():
 
 
 async def test_a_429_on_a_call_without_chat_pauses_everyone():
-    clock = Clock()
+    clock = FakeClock()
     middleware = policy(clock)
     method = SetMyCommands(commands=[])
     telegram = ScriptedTelegram(TelegramRetryAfter(method=method, message="flood", retry_after=4))
@@ -141,7 +131,7 @@ async def test_a_429_on_a_call_without_chat_pauses_everyone():
 
 
 async def test_a_retry_after_beyond_the_maximum_is_raised_not_waited():
-    clock = Clock()
+    clock = FakeClock()
     telegram = ScriptedTelegram(TelegramRetryAfter(method=message(), message="flood", retry_after=600))
     with pytest.raises(TelegramRetryAfter):
         await policy(clock, max_retry_after=60)(telegram, None, message())
@@ -149,14 +139,14 @@ async def test_a_retry_after_beyond_the_maximum_is_raised_not_waited():
 
 
 async def test_too_many_429s_in_a_row_give_up():
-    clock = Clock()
+    clock = FakeClock()
     flood = [TelegramRetryAfter(method=message(), message="flood", retry_after=1) for _ in range(3)]
     with pytest.raises(TelegramRetryAfter):
         await policy(clock, max_retry_after_waits=2)(ScriptedTelegram(*flood), None, message())
 
 
 async def test_server_and_network_errors_are_retried_with_growing_backoff_then_raised():
-    clock = Clock()
+    clock = FakeClock()
     telegram = ScriptedTelegram(
         TelegramServerError(method=message(), message="Bad Gateway"),
         TelegramNetworkError(method=message(), message="ServerDisconnectedError"),
@@ -181,12 +171,12 @@ async def test_server_and_network_errors_are_retried_with_growing_backoff_then_r
 async def test_errors_a_retry_cannot_fix_are_raised_at_once(error: Exception):
     telegram = ScriptedTelegram(error)
     with pytest.raises(type(error)):
-        await policy(Clock())(telegram, None, message())
+        await policy(FakeClock())(telegram, None, message())
     assert len(telegram.calls) == 1
 
 
 async def test_answering_a_button_takes_no_message_token():
-    clock = Clock()
+    clock = FakeClock()
     middleware = policy(clock, TelegramLimits(chat_rate=1.0, chat_burst=1, global_rate=1.0))
     telegram = ScriptedTelegram()
     telegram.clock = clock

@@ -7,25 +7,18 @@ import logging
 import pytest
 
 from imagebot_gateway.refusal_log import RefusalLog
+from tests.support.fake_clock import FakeClock
 
 pytestmark = pytest.mark.unit
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def refusals(clock: Clock) -> RefusalLog:
+def refusals(clock: FakeClock) -> RefusalLog:
     return RefusalLog(logging.getLogger("test.refusals"), interval=10.0, clock=clock)
 
 
@@ -40,7 +33,7 @@ def test_the_first_refusal_is_logged_at_once(refusals: RefusalLog, caplog: pytes
 
 
 def test_a_flood_of_refusals_costs_one_line_per_interval(
-    refusals: RefusalLog, clock: Clock, caplog: pytest.LogCaptureFixture
+    refusals: RefusalLog, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ):
     for second in range(25):
         for n in range(1000):
@@ -53,7 +46,7 @@ def test_a_flood_of_refusals_costs_one_line_per_interval(
 
 
 def test_after_a_quiet_spell_the_next_refusal_is_logged_at_once_with_what_was_left_unreported(
-    refusals: RefusalLog, clock: Clock, caplog: pytest.LogCaptureFixture
+    refusals: RefusalLog, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ):
     refusals.refused("update 1:1", "TimeoutError")
     refusals.refused("update 1:2", "TimeoutError")
