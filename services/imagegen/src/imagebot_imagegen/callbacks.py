@@ -13,12 +13,12 @@ import contextlib
 import logging
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 
 from imagebot_common.messages.v1 import KieCallbackV1
 from imagebot_common.nats import subjects
+from imagebot_common.nats.fetching import fetch_or_nothing
 from imagebot_common.telemetry.nats_propagation import process_span
 from imagebot_imagegen import metrics
 from imagebot_imagegen.completion import Finisher
@@ -63,17 +63,7 @@ class CallbackConsumer:
 
     async def _fetch_loop(self, sub: JetStreamContext.PullSubscription) -> None:
         while not self._stopping:
-            try:
-                msgs = await sub.fetch(50, timeout=1.0)
-            except (NatsTimeoutError, TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("fetching callbacks failed; retrying")
-                await asyncio.sleep(0.5)
-                continue
-            for msg in msgs:
+            for msg in await fetch_or_nothing(sub, 50, 1.0, "callbacks"):
                 await self._slots.acquire()
                 task = asyncio.create_task(self._handle(msg))
                 self._tasks.add(task)

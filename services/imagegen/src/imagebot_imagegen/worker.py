@@ -14,12 +14,12 @@ import logging
 import time
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 
 from imagebot_common.messages.v1 import ImageJobV1
 from imagebot_common.nats import subjects
+from imagebot_common.nats.fetching import fetch_or_nothing
 from imagebot_common.telemetry.nats_propagation import process_span
 from imagebot_imagegen import metrics
 from imagebot_imagegen.context import JobContext
@@ -61,17 +61,7 @@ class JobWorker:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
-            try:
-                msgs = await sub.fetch(min(free, FETCH_BATCH), timeout=FETCH_TIMEOUT)
-            except (NatsTimeoutError, TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a dead fetch loop would silently stop all work (nats.md gotcha 12)
-                log.exception("fetching image jobs failed; retrying")
-                await asyncio.sleep(0.5)
-                continue
-            for msg in msgs:
+            for msg in await fetch_or_nothing(sub, min(free, FETCH_BATCH), FETCH_TIMEOUT, "image jobs"):
                 self._spawn(msg)
 
     def _spawn(self, msg: Msg) -> None:
