@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark in order, write bench/results/results.json and docs/benchmarks.md.
 
-`python -m bench [section ...]` runs only the named sections (calibration ack anatomy profile e2e generation);
+`python -m bench [section ...]` runs only the named sections (calibration ack anatomy profile e2e
+dispatcher_profile generation);
 docs/benchmarks.md is written only by a full run.
 """
 
@@ -21,6 +22,7 @@ SECTIONS: dict[str, Callable[[], Any]] = {
     "anatomy": calibration.hot_path_anatomy,
     "profile": profile.profile_gateway,
     "e2e": e2e.run_all,
+    "dispatcher_profile": profile.profile_dispatcher,
     "generation": generation.run_all,
 }
 DOC = procs.ROOT / "docs" / "benchmarks.md"

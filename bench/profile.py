@@ -1,4 +1,5 @@
-"""Where the gateway spends its CPU at saturation: py-spy samples it while wrk drives it.
+"""Where the gateway (at saturation, driven by wrk) and the dispatcher (under /start load) spend their CPU: py-spy
+samples each while the load runs.
 
 The collapsed stacks are summarised as the share of samples in which a frame appears (inclusive) and in which
 it is the innermost frame (self), which is what the lead needs to decide what to change.
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import procs, wrk
+from bench import e2e, procs, wrk
+from bench.ack import run_loadgen
 from bench.targets import start_gateway
 
 PY_SPY = Path(procs.PYTHON).parent / "py-spy"
@@ -144,3 +146,82 @@ def profile_gateway(**extra_env: str) -> dict[str, Any]:
     finally:
         running.stop()
     return result
+
+
+_DISPATCHER_CATEGORIES = (
+    ("nats-py: KV reads, publishes, acks and pulls (the socket writes included)", ("nats/",)),
+    ("aiogram + pydantic: the update's model, routing, middlewares, the Bot API method and answer models",
+     ("aiogram/", "pydantic/", "pydantic_core/")),
+    ("aiohttp client: the sendMessage request", ("aiohttp/", "multidict/", "yarl/")),
+    ("OpenTelemetry: the consumer, update, handler and Bot API spans",
+     ("opentelemetry/", "imagebot_dispatcher/conversation/tracing.py", "imagebot_common/telemetry/")),
+    ("FSM storage (one KV record per conversation, read once per update)",
+     ("imagebot_dispatcher/conversation/fsm_storage.py",)),
+    ("consumer engine: lanes, processing, held messages, pulls", ("imagebot_dispatcher/consumer/",)),
+    ("conversation: handlers, keyboards, texts, rate limits", ("imagebot_dispatcher/conversation/",)),
+    ("prometheus_client counters/histograms", ("prometheus_client/",)),
+)  # fmt: skip
+
+
+def attribute_innermost(collapsed: str, categories: tuple[tuple[str, tuple[str, ...]], ...]) -> list[tuple[str, float]]:
+    """Each sample to the category of its innermost frame that has one: who owns the CPU, summing to 1."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        name = "event loop (uvloop) and the rest"
+        for file in reversed(_FILE.findall(stack)):
+            name = next((label for label, prefixes in categories if file.startswith(prefixes)), "")
+            if name:
+                break
+        counts[name or "event loop (uvloop) and the rest"] += int(count_text)
+        total += int(count_text)
+    return [(name, n / total) for name, n in counts.most_common()] if total else []
+
+
+_IDLE_THREAD_FRAMES = ("_worker (concurrent/futures/thread.py",)  # an executor thread waiting for work
+
+
+def without_idle_threads(collapsed: str) -> str:
+    """Drops the stacks of threads that only wait (py-spy counts a thread-pool worker blocked on its queue)."""
+    lines = collapsed.splitlines()
+    return "\n".join(
+        line for line in lines if not line.rpartition(" ")[0].rsplit(";", 1)[-1].startswith(_IDLE_THREAD_FRAMES)
+    )
+
+
+def profile_dispatcher(rate: int = 300) -> dict[str, Any]:
+    """py-spy on the dispatcher (own core) while the bench sends /start at `rate` per second through the gateway."""
+    if not PY_SPY.exists():
+        return {"error": "py-spy is not installed (root pyproject dev group)"}
+    print(f"bench: [profile] py-spy on the dispatcher at {rate} /start per s", flush=True)
+    design = e2e.start_stack_own_cores()
+    output = procs.RESULTS / "dispatcher-profile.txt"
+    try:
+        first, total = 9_000_000, int(rate * (SECONDS + 2))
+        design.emulator.register_chats(range(first, first + total))
+        load = threading.Thread(
+            target=run_loadgen,
+            args=(design.webhook_port, rate, SECONDS + 2, first),
+            kwargs={"first_chat": first, "chats": total, "text": "/start"},
+        )
+        load.start()
+        argv = [str(PY_SPY), "record", "--pid", str(design.processes["dispatcher"].pid), "--duration", str(SECONDS),
+                "--rate", str(RATE), "--format", "raw", "--nonblocking", "--output", str(output)]  # fmt: skip
+        spy = subprocess.run([*procs.pinned(procs.LOAD_CORE), *argv], capture_output=True, text=True, check=False)
+        load.join()
+        if spy.returncode != 0 or not output.exists():
+            return {"error": f"py-spy failed ({spy.returncode}): {spy.stderr[-500:]}"}
+        collapsed = without_idle_threads(output.read_text())
+        samples, _ = summarise(collapsed)
+        return {
+            "rate": rate,
+            "samples": samples,
+            "categories": attribute_innermost(collapsed, _DISPATCHER_CATEGORIES),
+            "self": top_self(collapsed),
+            "collapsed_path": str(output.relative_to(procs.ROOT)),
+        }
+    finally:
+        design.stop()

@@ -186,6 +186,28 @@ def _profile(p: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _dispatcher_profile(p: dict[str, Any]) -> list[str]:
+    if "error" in p:
+        return [f"_Profile not taken: {p['error']}_"]
+    return [
+        f"py-spy sampled the dispatcher {p['samples']:,} times (own core) while the bench sent {p['rate']} /start "
+        "per second through the gateway. Each sample is counted for the innermost frame that belongs to one of "
+        "these parts (so a socket write inside nats-py counts for nats-py):",
+        "",
+        "| Share | Where |",
+        "|---|---|",
+        *[f"| {share * 100:.1f}% | {name} |" for name, share in p["categories"]],
+        "",
+        "Innermost frames (self time):",
+        "",
+        "| Self | Frame |",
+        "|---|---|",
+        *[f"| {share * 100:.1f}% | `{name}` |" for name, share in p["self"][:12]],
+        "",
+        f"Collapsed stacks: `{p['collapsed_path']}`.",
+    ]
+
+
 def render(results: dict[str, Any], seconds: float) -> str:
     intro = (
         "Written by `make bench` (`python -m bench`); every figure below comes from the same invocation, so each "
@@ -207,6 +229,8 @@ def render(results: dict[str, Any], seconds: float) -> str:
         out += [f"**Not yet run**: {results['e2e']['skipped']}.", ""]
     else:
         out += [_section(results, "e2e", e2e_table), *_errors(results.get("e2e", {}).get("designs", [])), ""]
+    if "dispatcher_profile" in results:
+        out += ["### Where the dispatcher's time goes", "", *_dispatcher_profile(results["dispatcher_profile"]), ""]
     out += ["## 3. Generation concurrency", "", generation.__doc__.strip() if generation.__doc__ else "", ""]
     out += [_section(results, "generation", generation_table), ""]
     out += ["## 4. Peak memory", "", "VmHWM of each process at the end of its scenario.", "", rss_table(results), ""]

@@ -127,12 +127,17 @@ def e2e_table(e2e: dict[str, Any]) -> str:
                     fmt_ratio(ratio(_num(row.get("p99")), _num(baseline.get("p99")))),
                     f"{row.get('replied', 0):,}/{row.get('sent', 0):,}",
                     " + ".join(f"{k} {_cores(cpu.get(k))}" for k in ours),
+                    " + ".join(f"{k} {_per_update(cpu.get(k), row['rate'])}" for k in ours),
                     _others(row.get("others_cpu")),
                 ]
             )
     header = ["Design", "/start load", "p50 / p99 ms", "p99 ÷ single process", "replies received",
-              "CPU of our processes (cores)", "CPU others"]  # fmt: skip
+              "CPU of our processes (cores)", "CPU µs per /start (idle work included)", "CPU others"]  # fmt: skip
     return table(header, body)
+
+
+def _per_update(cores: float | None, rate: float) -> str:
+    return "—" if cores is None or not rate else f"{cores / rate * 1e6:,.0f}"
 
 
 def generation_table(gen: dict[str, Any]) -> str:
