@@ -74,7 +74,7 @@ def with_declared_inputs(served: dict[str, Any]) -> dict[str, Any]:
         ),
     }
     for path, (parameters, body) in inputs.items():
-        # (an ASGI route handler, as the webhook may be, is left out of Litestar's schema: declared here)
+        # (the served schema declares the secret header; positive cases need its right value)
         operation = (
             schema["paths"].setdefault(path, {}).setdefault("post", {"responses": {"200": {"description": "ok"}}})
         )
@@ -130,10 +130,13 @@ def run_cases(cases: SearchStrategy[schemathesis.Case], label: str, codes: Count
     each()
 
 
-def test_the_served_schema_lists_the_kie_callback_and_every_probe(served_schema: dict[str, Any]):
-    """Asserts: the OpenAPI document covers the Kie callback and every probe/diagnostic route."""
-    routes = {"/callbacks/kie", "/healthz", "/readyz", "/health", "/diag/webhook", "/diag/lock", "/metrics"}
+def test_the_served_schema_lists_the_webhook_the_kie_callback_and_every_probe(served_schema: dict[str, Any]):
+    """Asserts: the OpenAPI document covers the webhook, the Kie callback and every probe/diagnostic route."""
+    routes = {"/webhook", "/callbacks/kie", "/healthz", "/readyz", "/health", "/diag/webhook", "/diag/lock", "/metrics"}
     assert routes <= set(served_schema["paths"])
+    webhook = served_schema["paths"]["/webhook"]["post"]
+    assert {"200", "401", "413", "503"} <= set(webhook["responses"])
+    assert [p["name"] for p in webhook["parameters"]] == ["X-Telegram-Bot-Api-Secret-Token"]
 
 
 def test_every_route_of_the_served_schema_answers_without_a_server_error(

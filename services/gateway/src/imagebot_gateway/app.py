@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException
 from imagebot_gateway.routes.health import health_routes
 from imagebot_gateway.routes.kie_callbacks import kie_callback_route
 from imagebot_gateway.routes.webhook import WebhookFastPath, WebhookReceiver, webhook_route
+from imagebot_gateway.routes.webhook_openapi import document_webhook
 from imagebot_gateway.state import GatewayState
 
 log = logging.getLogger("imagebot.gateway")
@@ -45,4 +46,5 @@ def create_app(gateway: GatewayState) -> WebhookFastPath:
         logging_config=None,  # logging is set up once by imagebot_common.logs
         debug=False,
     )
+    document_webhook(litestar, settings.webhook_path, settings.max_body_bytes)
     return WebhookFastPath(litestar, receiver)
