@@ -240,3 +240,22 @@ async def test_a_record_changed_elsewhere_during_an_update_is_read_again_and_no_
         await asyncio.create_task(other.set_data(key=storage_key, data={"theirs": 1}), context=contextvars.Context())
         assert await ours.update_data(key=storage_key, data={"ours": 2}) == {"theirs": 1, "ours": 2}
     assert await other.get_data(key=storage_key) == {"theirs": 1, "ours": 2}
+
+
+async def test_a_task_started_during_an_update_reads_from_the_server_once_the_update_is_over(
+    nc: Client, js: JetStreamContext, storage_key: StorageKey
+):
+    ours, other = await make_storage(nc, js), await make_storage(nc, js)
+    later = asyncio.Event()
+
+    async def background_reader() -> str | None:  # e.g. a progress message the handler left running
+        await later.wait()
+        return await ours.get_state(key=storage_key)
+
+    with ours.remembering_reads():
+        assert await ours.get_state(key=storage_key) is None
+        reader = asyncio.create_task(background_reader())  # carries the update's context along
+    await asyncio.create_task(other.set_state(key=storage_key, state="s"), context=contextvars.Context())
+    later.set()
+
+    assert await reader == "s"

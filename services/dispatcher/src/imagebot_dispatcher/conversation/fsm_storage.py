@@ -108,8 +108,20 @@ class _Record:
         return cls(state if isinstance(state, str) else None, data if isinstance(data, dict) else {}, revision)
 
 
-# Records read or written during the current update (None outside `remembering_reads`: always ask the server).
-_remembered: ContextVar[dict[str, _Record] | None] = ContextVar("imagebot_fsm_remembered", default=None)
+class _Memory(dict[str, _Record]):
+    """Records read or written during one update. `closed` once the update is over: a task the handler started
+    carries the context (and so this object) along, and must not go on trusting what the update read."""
+
+    closed = False
+
+
+# None outside `remembering_reads`: always ask the server.
+_remembered: ContextVar[_Memory | None] = ContextVar("imagebot_fsm_remembered", default=None)
+
+
+def _open_memory() -> _Memory | None:
+    memory = _remembered.get()
+    return memory if memory is not None and not memory.closed else None
 
 
 class NatsKvStorage(BaseStorage):
@@ -141,10 +153,12 @@ class NatsKvStorage(BaseStorage):
         Safe because a chat's updates and events run one at a time (the dispatcher's per-chat lanes), so nobody
         else writes this conversation's record meanwhile; and if someone did, the revision check refuses the write
         and the record is read again."""
-        token = _remembered.set({})
+        memory = _Memory()
+        token = _remembered.set(memory)
         try:
             yield
         finally:
+            memory.closed = True
             _remembered.reset(token)
 
     async def _call(self, operation: Awaitable[T]) -> T:
@@ -164,7 +178,7 @@ class NatsKvStorage(BaseStorage):
             raise FsmStorageUnavailable(f"FSM bucket unavailable: {type(exc).__name__}") from exc
 
     async def _load(self, kv_key: str) -> _Record:
-        remembered = _remembered.get()
+        remembered = _open_memory()
         if remembered is not None and kv_key in remembered:
             return remembered[kv_key]
         try:
@@ -178,14 +192,14 @@ class NatsKvStorage(BaseStorage):
 
     @staticmethod
     def _remember(kv_key: str, record: _Record) -> _Record:
-        remembered = _remembered.get()
+        remembered = _open_memory()
         if remembered is not None:
             remembered[kv_key] = record
         return record
 
     @staticmethod
     def _forget(kv_key: str) -> None:
-        remembered = _remembered.get()
+        remembered = _open_memory()
         if remembered is not None:
             remembered.pop(kv_key, None)
 
