@@ -36,6 +36,25 @@ def add_dispatcher_replica(stack: Stack, name: str = "dispatcher-2") -> ServiceP
     return replica
 
 
+class ServiceExited(RuntimeError):
+    """One of our services stopped during a chaos run that never stops it (not an AssertionError, so that
+    `wait_until` gives up at once instead of waiting out its timeout)."""
+
+
+def exited(stack: Stack) -> dict[str, int]:
+    """Our services that are no longer running, with their exit codes."""
+    return {p.name: code for p in services(stack) if (code := p.returncode) is not None}
+
+
+def assert_still_running(stack: Stack) -> None:
+    """A service that exited mid-run explains everything after it (e.g. no gateway: no update is stored, so
+    nothing is handled and nobody is answered), so say that instead of what it caused."""
+    gone = exited(stack)
+    if gone:
+        tails = "\n".join(f"--- {p.name}:\n{p.logs()[-1500:]}" for p in services(stack) if p.name in gone)
+        raise ServiceExited(f"exited during the run: {gone} (exit codes)\n{tails}")
+
+
 def health(process: ServiceProcess) -> dict:
     return httpx.get(f"{health_url(process)}/health", timeout=5).json()
 

@@ -32,9 +32,9 @@ log = logging.getLogger("imagebot.dispatcher.consumer")
 
 PIN_HEADER = "Nats-Pin-Id"
 STATUS_HEADER = "Status"
-PENDING_HEADER = "Nats-Pending-Messages"
 STATUS_WAIT = 0.25  # how often a waiting pull looks at the stop flag
 LOST_STATUS_GRACE = 1.0  # a pull whose 408 never came (reconnect, server restart) is abandoned after expires + this
+STALL_PIN_TIMEOUTS = 5  # an owned partition with messages waiting but none delivered for this many pin timeouts
 
 
 class PartitionPuller:
@@ -61,8 +61,12 @@ class PartitionPuller:
         self._released_pin: str | None = None  # handed over: a late delivery under it must not re-adopt it
         self.pin_id: str | None = None
         self.last_delivery = 0.0  # monotonic time of the newest delivery (the balancer moves busy partitions only)
-        self.pending: int | None = None  # messages not yet delivered, from the last delivery or 408 (lag)
+        self.pending: int | None = None  # messages not yet delivered, as of the newest delivery (lag)
         self._linger_until, self._last_reply = 0.0, ""
+        self._room = False  # the current pull asked for as many messages as the free ack-pending room allows
+        self._stall_reported = False  # the stall warning was logged and no delivery came since
+        self._repair: asyncio.Task[None] | None = None  # re-provisioning after a 404/503, off the pull loop
+        self._unavailable_since: float | None = None  # the consumer answered 404/503 and nothing else since
 
     @property
     def owned(self) -> bool:
@@ -111,12 +115,18 @@ class PartitionPuller:
                     await self._pause(0.5)
             await self._linger(sub)
         finally:
+            if self._repair is not None:
+                self._repair.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._repair
             await sub.unsubscribe()
             if self.pin_id is not None:
                 self._lose_pin()
 
     async def _pull(self, sub: Subscription, reply: str) -> None:
-        batch = max(1, min(self._options.max_ack_pending, self._capacity()))
+        room = self._capacity()
+        batch = max(1, min(self._options.max_ack_pending, room))
+        self._room = room > 0
         request: dict[str, object] = {
             "batch": batch,
             "expires": int(self._options.pull_expires * 1e9),
@@ -145,7 +155,13 @@ class PartitionPuller:
 
     async def _on_message(self, msg: Msg) -> None:
         pin = (msg.headers or {}).get(PIN_HEADER)
-        self.last_delivery = time.monotonic()
+        self._note_answering()
+        now = time.monotonic()
+        if self._stall_reported:
+            quiet = now - self.last_delivery
+            log.info("partition %d (%s): delivering again after %.0fs", self.partition, self.consumer, quiet)
+            self._stall_reported = False
+        self.last_delivery = now
         if pin and pin != self.pin_id and pin != self._released_pin:
             self.pin_id = pin
             log.info("partition %d (%s): pinned here", self.partition, self.consumer)
@@ -158,21 +174,72 @@ class PartitionPuller:
         if status == "100":  # idle heartbeat
             return False
         if status == "408":  # expired: the normal end of a pull
-            pending = headers.get(PENDING_HEADER)
-            if pending is not None and pending.isdigit() and self.owned:
-                self._note_pending(int(pending))
+            # Its Nats-Pending-Messages is what is left of this pull's batch (10 for a batch of 10 on an empty
+            # consumer, measured), not the consumer's backlog: the lag stays as the newest delivery reported it.
+            self._note_answering()
+            self._check_stalled()
             return True
         if status == "423":  # our pin id is stale: another replica owns the partition now
+            self._note_answering()
             if self.pin_id is not None:
                 log.info("partition %d (%s): pin moved to another replica", self.partition, self.consumer)
                 self._lose_pin()
             return True
         description = next((str(v) for k, v in headers.items() if getattr(k, "value", k) == "Description"), "")
-        log.warning("partition %d: pull ended with %s %s", self.partition, status, description)
+        description = " ".join(description.split())  # a 503's is "\nNats-Subject: <the pull's subject>"
         if status in ("404", "503") or "deleted" in description.lower():
-            await self._reprovision()
+            if self._unavailable_since is None:  # once per outage: it answers 503 every second of an election
+                self._unavailable_since = time.monotonic()
+                log.warning(
+                    "partition %d (%s): pull ended with %s %s; re-creating the consumer, pulling on until it answers",
+                    self.partition, self.consumer, status, description,
+                )  # fmt: skip
+            self._start_repair()
+        else:
+            log.warning("partition %d: pull ended with %s %s", self.partition, status, description)
         await self._pause(1.0)
         return True
+
+    def _note_answering(self) -> None:
+        if self._unavailable_since is not None:
+            took = time.monotonic() - self._unavailable_since
+            log.info("partition %d (%s): consumer answers again after %.1fs", self.partition, self.consumer, took)
+            self._unavailable_since = None
+
+    def _start_repair(self) -> None:
+        """Re-create the consumer in the background, one attempt at a time, and keep pulling meanwhile.
+
+        503 (no responders) means the consumer is gone *or* has no leader yet: after a cluster node died, the
+        consumers it led answer 503 until Raft elects a new leader (4-9 s, sometimes a second round), and a
+        CONSUMER.CREATE sent meanwhile gets no reply before its 5 s timeout. Awaited here, that timeout decided
+        when the partition pulled again, 5.5 s or 11 s after its first 503 (measured in the cluster chaos run);
+        now the first pull after the election gets through, within the 1 s pause between pulls."""
+        if self._repair is None or self._repair.done():
+            self._repair = asyncio.create_task(self._repair_consumer(), name=f"reprovision-{self.consumer}")
+
+    async def _repair_consumer(self) -> None:
+        try:
+            await self._reprovision()
+        except Exception as exc:  # the pulls go on; the next 404/503 tries again
+            level = logging.WARNING if self._unavailable_since is not None else logging.DEBUG  # moot once it answers
+            log.log(level, "partition %d: re-creating %s failed: %s", self.partition, self.consumer, exc or repr(exc))
+
+    def _check_stalled(self) -> None:
+        """An owned pull with free room expired empty although the newest delivery said messages were waiting.
+
+        Normal for a moment (another replica took the pin and our 423 is on its way); for several pin timeouts
+        it is a stalled partition, e.g. a consumer paused with `nats consumer pause`, which only its operator
+        can resolve: say so once, and again when messages flow (`delivering again`)."""
+        if not (self.owned and self._room and self.pending) or self._stall_reported:
+            return
+        quiet = time.monotonic() - self.last_delivery
+        if quiet >= STALL_PIN_TIMEOUTS * self._options.pin_timeout:
+            self._stall_reported = True
+            log.warning(
+                "partition %d (%s): nothing delivered for %.0fs although %d messages were waiting at the last "
+                "delivery and pulls have room; is the consumer paused? (`nats consumer info %s %s`)",
+                self.partition, self.consumer, quiet, self.pending, self._options.stream, self.consumer,
+            )  # fmt: skip
 
     def _note_pending(self, pending: int) -> None:
         self.pending = pending
@@ -181,6 +248,7 @@ class PartitionPuller:
     def _lose_pin(self) -> None:
         self.pin_id = None
         self.pending = None
+        self._stall_reported = False
         with contextlib.suppress(KeyError):  # the lag of a partition owned elsewhere is not ours to report
             metrics.CONSUMER_PENDING.remove(str(self.partition))
         self._on_pin_change(self.partition, False)
