@@ -11,6 +11,7 @@ import re
 import subprocess
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,16 +46,28 @@ def _short(frame: str) -> str:
     return f"{name} ({path})"
 
 
+def _samples(collapsed: str) -> Iterator[tuple[str, int]]:
+    """(stack, sample count) for each well-formed line of py-spy's raw (collapsed) output."""
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if stack and count_text.isdigit():
+            yield stack, int(count_text)
+
+
+def _frames(stack: str) -> list[str]:
+    return [f for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
+
+
+def _shares(counts: Counter[str], total: int, top: int | None = None) -> list[tuple[str, float]]:
+    return [(name, n / total) for name, n in counts.most_common(top)] if total else []
+
+
 def summarise(collapsed: str, top: int = 25) -> tuple[int, list[FrameShare]]:
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     total = 0
-    for line in collapsed.splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        frames = [_short(f) for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
+    for stack, count in _samples(collapsed):
+        frames = [_short(f) for f in _frames(stack)]
         if not frames:
             continue
         total += count
@@ -83,34 +96,39 @@ _CATEGORIES = (
     ("uvicorn + httptools protocol (parse, send)", lambda files: any(f.startswith("uvicorn") for f in files)),
 )  # fmt: skip
 _FILE = re.compile(r"\(([^()]*?):\d+\)")
+_REST = "event loop (uvloop) and the rest"
 
 
 def categorise(collapsed: str) -> list[tuple[str, float]]:
     """Each sample in the first category that matches it (in that order): where the CPU went, summing to 1."""
     counts: Counter[str] = Counter()
     total = 0
-    for line in collapsed.splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
+    for stack, count in _samples(collapsed):
         files = _FILE.findall(stack)
-        name = next((label for label, test in _CATEGORIES if test(files)), "event loop (uvloop) and the rest")
-        counts[name] += int(count_text)
-        total += int(count_text)
-    return [(name, n / total) for name, n in counts.most_common()] if total else []
+        counts[next((label for label, test in _CATEGORIES if test(files)), _REST)] += count
+        total += count
+    return _shares(counts, total)
 
 
 def top_self(collapsed: str, top: int = 15) -> list[tuple[str, float]]:
     own: Counter[str] = Counter()
     total = 0
-    for line in collapsed.splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if stack and count_text.isdigit():
-            frames = [f for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
-            if frames:
-                own[_short(frames[-1])] += int(count_text)
-                total += int(count_text)
-    return [(f, n / total) for f, n in own.most_common(top)] if total else []
+    for stack, count in _samples(collapsed):
+        frames = _frames(stack)
+        if frames:
+            own[_short(frames[-1])] += count
+            total += count
+    return _shares(own, total, top)
+
+
+def _record(pid: int, output: Path, *flags: str) -> str | None:
+    """py-spy records `pid` for SECONDS into `output` (from the load core); why it failed, or None."""
+    argv = [str(PY_SPY), "record", "--pid", str(pid), "--duration", str(SECONDS), "--rate", str(RATE),
+            "--format", "raw", *flags, "--output", str(output)]  # fmt: skip
+    spy = subprocess.run([*procs.pinned(procs.LOAD_CORE), *argv], capture_output=True, text=True, check=False)
+    if spy.returncode != 0 or not output.exists():
+        return f"py-spy failed ({spy.returncode}): {spy.stderr[-500:]}"
+    return None
 
 
 def profile_gateway(**extra_env: str) -> dict[str, Any]:
@@ -128,12 +146,10 @@ def profile_gateway(**extra_env: str) -> dict[str, Any]:
             )
         )
         load.start()
-        argv = [str(PY_SPY), "record", "--pid", str(running.server.pid), "--duration", str(SECONDS),
-                "--rate", str(RATE), "--format", "raw", "--output", str(output)]  # fmt: skip
-        spy = subprocess.run([*procs.pinned(procs.LOAD_CORE), *argv], capture_output=True, text=True, check=False)
+        failure = _record(running.server.pid, output)
         load.join()
-        if spy.returncode != 0 or not output.exists():
-            return {"error": f"py-spy failed ({spy.returncode}): {spy.stderr[-500:]}"}
+        if failure:
+            return {"error": failure}
         collapsed = output.read_text()
         samples, shares = summarise(collapsed)
         result.update(
@@ -167,18 +183,12 @@ def attribute_innermost(collapsed: str, categories: tuple[tuple[str, tuple[str, 
     """Each sample to the category of its innermost frame that has one: who owns the CPU, summing to 1."""
     counts: Counter[str] = Counter()
     total = 0
-    for line in collapsed.splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        name = "event loop (uvloop) and the rest"
-        for file in reversed(_FILE.findall(stack)):
-            name = next((label for label, prefixes in categories if file.startswith(prefixes)), "")
-            if name:
-                break
-        counts[name or "event loop (uvloop) and the rest"] += int(count_text)
-        total += int(count_text)
-    return [(name, n / total) for name, n in counts.most_common()] if total else []
+    for stack, count in _samples(collapsed):
+        owners = (label for file in reversed(_FILE.findall(stack)) for label, prefixes in categories
+                  if file.startswith(prefixes))  # fmt: skip
+        counts[next(owners, _REST)] += count
+        total += count
+    return _shares(counts, total)
 
 
 _IDLE_THREAD_FRAMES = ("_worker (concurrent/futures/thread.py",)  # an executor thread waiting for work
@@ -208,12 +218,10 @@ def profile_dispatcher(rate: int = 300) -> dict[str, Any]:
             kwargs={"first_chat": first, "chats": total, "text": "/start"},
         )
         load.start()
-        argv = [str(PY_SPY), "record", "--pid", str(design.processes["dispatcher"].pid), "--duration", str(SECONDS),
-                "--rate", str(RATE), "--format", "raw", "--nonblocking", "--output", str(output)]  # fmt: skip
-        spy = subprocess.run([*procs.pinned(procs.LOAD_CORE), *argv], capture_output=True, text=True, check=False)
+        failure = _record(design.processes["dispatcher"].pid, output, "--nonblocking")
         load.join()
-        if spy.returncode != 0 or not output.exists():
-            return {"error": f"py-spy failed ({spy.returncode}): {spy.stderr[-500:]}"}
+        if failure:
+            return {"error": failure}
         collapsed = without_idle_threads(output.read_text())
         samples, _ = summarise(collapsed)
         return {

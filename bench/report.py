@@ -163,36 +163,12 @@ def _generator(c: dict[str, Any], results: dict[str, Any]) -> list[str]:
     ]
 
 
-def _profile(p: dict[str, Any]) -> list[str]:
-    if "error" in p:
-        return [f"_Profile not taken: {p['error']}_"]
-    lines = [
-        f"py-spy sampled the gateway {p['samples']:,} times while wrk drove it at "
-        f"{p['wrk']['rate']:,.0f} updates/s (sampling slows it). Share of samples by what they were doing "
-        "(each sample counted once, first matching category):",
-        "",
-        "| Share | Where |",
-        "|---|---|",
-        *[f"| {share * 100:.1f}% | {name} |" for name, share in p["categories"]],
-        "",
-        "Innermost frames (self time):",
-        "",
-        "| Self | Frame |",
-        "|---|---|",
-        *[f"| {share * 100:.1f}% | `{name}` |" for name, share in p["self"][:12]],
-        "",
-        f"Collapsed stacks: `{p['collapsed_path']}`.",
-    ]
-    return lines
-
-
-def _dispatcher_profile(p: dict[str, Any]) -> list[str]:
+def _profile_tables(p: dict[str, Any], intro: str) -> list[str]:
+    """A py-spy summary: the intro, the share of samples per part, the innermost frames."""
     if "error" in p:
         return [f"_Profile not taken: {p['error']}_"]
     return [
-        f"py-spy sampled the dispatcher {p['samples']:,} times (own core) while the bench sent {p['rate']} /start "
-        "per second through the gateway. Each sample is counted for the innermost frame that belongs to one of "
-        "these parts (so a socket write inside nats-py counts for nats-py):",
+        intro,
         "",
         "| Share | Where |",
         "|---|---|",
@@ -206,6 +182,24 @@ def _dispatcher_profile(p: dict[str, Any]) -> list[str]:
         "",
         f"Collapsed stacks: `{p['collapsed_path']}`.",
     ]
+
+
+def _profile(p: dict[str, Any]) -> list[str]:
+    intro = (
+        f"py-spy sampled the gateway {p.get('samples', 0):,} times while wrk drove it at "
+        f"{p.get('wrk', {}).get('rate', 0):,.0f} updates/s (sampling slows it). Share of samples by what they were "
+        "doing (each sample counted once, first matching category):"
+    )
+    return _profile_tables(p, intro)
+
+
+def _dispatcher_profile(p: dict[str, Any]) -> list[str]:
+    intro = (
+        f"py-spy sampled the dispatcher {p.get('samples', 0):,} times (own core) while the bench sent "
+        f"{p.get('rate')} /start per second through the gateway. Each sample is counted for the innermost frame that "
+        "belongs to one of these parts (so a socket write inside nats-py counts for nats-py):"
+    )
+    return _profile_tables(p, intro)
 
 
 def render(results: dict[str, Any], seconds: float) -> str:
