@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import RetentionPolicy
+from nats.js.api import KeyValueConfig, RetentionPolicy
 from nats.js.errors import APIError
 
 from imagebot_common.nats import subjects, topology
@@ -60,6 +61,23 @@ async def test_buckets_and_object_stores_are_created_once_and_keep_their_data(js
     again = await topology.ensure_key_value(js, topology.leases_bucket(ttl=60))
     assert (await again.get("k")).value == b"v"
     assert (await js.stream_info("KV_leases")).config.max_age == 60
+
+
+async def test_handled_updates_are_read_with_direct_gets_also_in_a_bucket_made_before_they_were(
+    nc: Client, js: JetStreamContext
+):
+    config = topology.handled_updates_bucket()
+    older = KeyValueConfig(bucket=config.bucket, history=config.history, ttl=config.ttl)  # as earlier releases made it
+    await js.create_key_value(older)
+    await (await js.key_value(config.bucket)).put("bot.1", b"handled")
+
+    kv = await topology.ensure_key_value(js, config)
+    requests = await nc.subscribe("$JS.API.>")  # sees the API requests the server answers
+
+    assert (await kv.get("bot.1")).value == b"handled"
+    request = await requests.next_msg(timeout=2)
+    assert request.subject == f"$JS.API.DIRECT.GET.KV_{config.bucket}.$KV.{config.bucket}.bot.1"
+    assert request.data == b"", "no JSON request to encode, no JSON answer to decode"
 
 
 async def test_a_redelivered_update_is_still_a_duplicate_after_it_was_handled_and_removed(js: JetStreamContext):

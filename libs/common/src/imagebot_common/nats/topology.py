@@ -128,8 +128,14 @@ def leases_bucket(ttl: float, replicas: int = 1) -> KeyValueConfig:
 
 
 def handled_updates_bucket(replicas: int = 1) -> KeyValueConfig:
-    """Update ids (and event ids) the dispatcher handled; kept 25 h, longer than Telegram retries an update (24 h)."""
-    return KeyValueConfig(bucket=subjects.HANDLED_UPDATES_BUCKET, history=1, ttl=25 * HOUR, replicas=replicas)
+    """Update ids (and event ids) the dispatcher handled; kept 25 h, longer than Telegram retries an update (24 h).
+
+    Read with direct gets (no JSON API request and answer per read): any replica may answer, so a record
+    written milliseconds ago may be missed, which at most runs a handler once more (at-least-once allows it;
+    a redelivery comes an ack wait later, long after the replicas caught up)."""
+    return KeyValueConfig(
+        bucket=subjects.HANDLED_UPDATES_BUCKET, history=1, ttl=25 * HOUR, replicas=replicas, direct=True
+    )
 
 
 def dispatcher_members_bucket(ttl: float, replicas: int = 1) -> KeyValueConfig:
@@ -232,6 +238,7 @@ async def ensure_key_value(js: JetStreamContext, config: KeyValueConfig) -> KeyV
         max_age=config.ttl or 0.0,
         max_bytes=config.max_bytes if config.max_bytes is not None else current.max_bytes,
         max_msgs_per_subject=config.history,
+        allow_direct=bool(config.direct),
     )
     if wanted != current:
         log.info("bucket %s exists with another configuration; updating it", config.bucket)

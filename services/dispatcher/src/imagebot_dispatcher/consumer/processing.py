@@ -8,12 +8,12 @@ only its own chat by a bounded time before it is copied to DEAD_LETTERS and term
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import orjson
 from nats.js import JetStreamContext
 from opentelemetry.trace import Span, Status, StatusCode
 
@@ -100,7 +100,7 @@ class MessageProcessor:
         headers = dict(envelope.msg.headers or {})
         if envelope.where.kind == UPDATE_KIND:
             try:
-                update = json.loads(envelope.msg.data)
+                update = orjson.loads(envelope.msg.data)
             except ValueError as exc:
                 raise ValueError(f"update is not JSON: {exc}") from None
             update_id = update.get("update_id") if isinstance(update, dict) else None

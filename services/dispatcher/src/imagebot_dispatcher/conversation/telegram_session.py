@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -153,11 +154,19 @@ def retry_policy_from(settings: ConversationSettings) -> RetryPolicy:
     )
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def create_bot(settings: ConversationSettings) -> Bot:
     """The process's one Bot, pointed at TELEGRAM_API_URL, with HTML as the default parse mode."""
     session = AiohttpSession(
         api=TelegramAPIServer.from_base(settings.telegram_api_url),
         timeout=settings.telegram_request_timeout_seconds,
+        # orjson reads every Bot API answer and writes every nested parameter (reply_markup) in a fraction of the
+        # stdlib's time; json was ~6% of the dispatcher's CPU per /start (bench, dispatcher_profile).
+        json_loads=orjson.loads,
+        json_dumps=_json_text,
     )
     session.middleware(PinResponseModels())
     session.middleware(TelegramRequestPolicy(OutboundLimiter(limits_from(settings)), retry_policy_from(settings)))

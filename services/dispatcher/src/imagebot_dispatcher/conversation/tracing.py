@@ -2,6 +2,11 @@
 
 The Bot API URL holds the token (`/bot<token>/method`), so the client span is built here from the method
 name and never from a URL: the token cannot reach a span, whatever instrumentation exists.
+
+Inside a trace that is not recorded (nothing exported, or the trace not sampled) no child is started: every
+built-in sampler would decide the same for the child (same trace id, or parent-based), and starting one costs
+~30 µs of the dispatcher's CPU per span (bench, dispatcher_profile). Outside any trace (a call at start-up)
+the span is started as before, as a root.
 """
 
 from __future__ import annotations
@@ -22,6 +27,11 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 tracer = trace.get_tracer("imagebot.dispatcher.conversation")
 
 
+def _in_unrecorded_trace() -> bool:
+    span = trace.get_current_span()
+    return span.get_span_context().is_valid and not span.is_recording()
+
+
 class BotApiSpans(BaseRequestMiddleware):
     """`POST <method>` CLIENT span around each HTTP attempt (registered inside the retry policy)."""
 
@@ -33,6 +43,8 @@ class BotApiSpans(BaseRequestMiddleware):
     async def __call__(
         self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
     ) -> Response[TelegramType]:
+        if _in_unrecorded_trace():
+            return await make_request(bot, method)
         api_method = method.__api_method__
         attributes = {
             "http.request.method": "POST",
@@ -64,6 +76,8 @@ class UpdateSpan(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
+        if _in_unrecorded_trace():
+            return await handler(event, data)
         update_type = event.event_type if isinstance(event, Update) else type(event).__name__
         attributes = {"telegram.update.type": update_type}
         if isinstance(event, Update):
@@ -81,9 +95,9 @@ class HandlerName(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        chosen = data.get("handler")
-        callback = getattr(chosen, "callback", None)
-        if callback is not None:
+        span = trace.get_current_span()
+        callback = getattr(data.get("handler"), "callback", None)
+        if callback is not None and span.is_recording():
             name = f"{getattr(callback, '__module__', '?')}.{getattr(callback, '__qualname__', '?')}"
-            trace.get_current_span().set_attribute("aiogram.handler", name.removeprefix("imagebot_dispatcher."))
+            span.set_attribute("aiogram.handler", name.removeprefix("imagebot_dispatcher."))
         return await handler(event, data)
