@@ -51,7 +51,8 @@ def _open_loop_row(
     idle_before = meters.wait_for_quiet()
     meter, machine = meters.CpuMeter(running.processes()), meters.SystemMeter()
     result = run_loadgen(running.port, rate, seconds, first_id)
-    shares, cpu, busy = meter.shares(), meter.seconds(), machine.busy_cores()
+    shares, cpu = meter.shares(), meter.seconds()
+    disturbed = machine.disturbance(sum(shares.values()) + result["cpu_share"])
     after = running.settled_count()
     landed = after - before
     return {
@@ -72,7 +73,7 @@ def _open_loop_row(
         "nats_cpu": shares.get("nats-server"),
         "generator_cpu": result["cpu_share"],
         "generator_lag_p99": result["schedule_lag"]["p99"],
-        "others_cpu": max(0.0, busy - sum(shares.values()) - result["cpu_share"]),
+        **disturbed,
         "busy_before": idle_before,
         "raw": result,
     }
@@ -86,7 +87,8 @@ def _saturation_row(target: Target, running: Running, first_id: int, attempt: in
     result = wrk.run_wrk(
         running.port, duration=SATURATION_SECONDS, connections=SATURATION_CONNECTIONS, first_update_id=first_id
     )
-    shares, cpu, busy = meter.shares(), meter.seconds(), machine.busy_cores()
+    shares, cpu = meter.shares(), meter.seconds()
+    disturbed = machine.disturbance(sum(shares.values()) + result.cpu_share)
     landed = running.settled_count() - before
     return {
         "target": target.key,
@@ -106,7 +108,7 @@ def _saturation_row(target: Target, running: Running, first_id: int, attempt: in
         "nats_cpu": shares.get("nats-server"),
         "generator_cpu": result.cpu_share,
         "generator_lag_p99": None,
-        "others_cpu": max(0.0, busy - sum(shares.values()) - result.cpu_share),
+        **disturbed,
         "busy_before": idle_before,
         "raw": result.as_dict(),
     }

@@ -78,13 +78,14 @@ def _saturate(running: Running, label: str, attempt: int) -> dict[str, Any]:
     meters.wait_for_quiet()
     meter, machine = meters.CpuMeter(running.processes()), meters.SystemMeter()
     result = wrk.run_wrk(running.port, duration=ANATOMY_SECONDS, connections=100, first_update_id=first_update_id)
-    shares, busy = meter.shares(), machine.busy_cores()
+    shares = meter.shares()
+    disturbed = machine.disturbance(sum(shares.values()) + result.cpu_share)
     return {
         "variant": label,
         "rate": result.rate,
         "p99": result.p99,
         "server_cpu": shares["server"],
-        "others_cpu": max(0.0, busy - sum(shares.values()) - result.cpu_share),
+        **disturbed,
         "stored": running.settled_count() - before,
         "ok": result.ok,
     }

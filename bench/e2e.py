@@ -107,7 +107,8 @@ def _one_rate(
         design.webhook_port, rate, seconds, first_id, first_chat=first_chat, chats=total, text="/start",
         send_log=send_log,
     )  # fmt: skip
-    shares, busy = meter.shares(), machine.busy_cores()
+    shares = meter.shares()
+    disturbed = machine.disturbance(sum(shares.values()) + result["cpu_share"])
     sent_at = {chat: at for chat, at in json.loads(send_log.read_text())}
     replied: dict[int, float] = {}
     deadline = time.monotonic() + DELIVERY_WAIT
@@ -131,7 +132,7 @@ def _one_rate(
         "max": latency.max,
         "ack_p99": result["latency"]["p99"],
         "cpu": shares,
-        "others_cpu": max(0.0, busy - sum(shares.values()) - result["cpu_share"]),
+        **disturbed,
     }
 
 

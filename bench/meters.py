@@ -29,25 +29,35 @@ class CpuMeter:
         return {name: (p.cpu_seconds() - self._start[name]) / elapsed for name, p in self._procs.items()}
 
 
-def _busy_jiffies() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores from /proc/stat."""
+def _jiffies() -> tuple[int, int, int]:
+    """(busy, steal, total) jiffies of all cores from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
     total = sum(values[:8])  # without guest time, which is already in user
-    return total - idle, total
+    return total - idle, values[7], total
 
 
 class SystemMeter:
     """Busy cores of the whole machine over an interval (2.0 = both cores busy), to tell others' load from ours."""
 
     def __init__(self) -> None:
-        self._busy, self._total = _busy_jiffies()
+        self._busy, self._steal, _ = _jiffies()
         self._t0 = time.monotonic()
 
-    def busy_cores(self) -> float:
-        busy, _ = _busy_jiffies()
+    def _since(self) -> tuple[float, float]:
+        busy, steal, _ = _jiffies()
         elapsed = max(1e-9, time.monotonic() - self._t0)
-        return (busy - self._busy) / CLK_TCK / elapsed
+        return (busy - self._busy) / CLK_TCK / elapsed, (steal - self._steal) / CLK_TCK / elapsed
+
+    def busy_cores(self) -> float:
+        return self._since()[0]
+
+    def disturbance(self, ours: float) -> dict[str, float]:
+        """What was not ours, given the cores our processes used: `others_cpu` (other processes, the kernel's
+        own work and the hypervisor's) and, within it, `steal_cpu`: time the host gave our virtual cores to
+        other machines, which no process here can explain."""
+        busy, steal = self._since()
+        return {"others_cpu": max(0.0, busy - ours), "steal_cpu": steal}
 
 
 def wait_for_quiet(threshold: float = 0.3, window: float = 0.5, patience: float = 3.0) -> float:

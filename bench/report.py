@@ -88,8 +88,10 @@ def _machine(m: dict[str, Any], seconds: float) -> list[str]:
         f"- Packages: {packages}.",
         f"- **The machine is shared** (other engineers' test runs): load average {load} when the bench started. "
         "Before every measurement the bench waits (≤ 3 s) for the machine to be nearly idle; the *CPU others* "
-        "columns give the cores used during the run by processes that are not part of it (1.00 = one core taken "
-        "from us). Rows with large *others* figures are disturbed; ratios within one invocation cancel some of it.",
+        "columns give the cores used during the run by processes that are not part of it, the kernel's own work "
+        "included (1.00 = one core taken from us); *(steal x)* is the part the hypervisor gave our virtual cores "
+        "to other machines on the host, which no process here explains. Rows with large *others* figures are "
+        "disturbed; ratios within one invocation cancel some of it.",
         f"- Priority: BENCH_NICE={procs.NICE} (every process the bench starts runs at that nice value).",
         f"- Total run time of this invocation: {seconds / 60:.1f} min.",
     ]

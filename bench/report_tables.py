@@ -25,10 +25,18 @@ def _cores(value: Any) -> str:
     return "—" if value is None or math.isnan(_num(value)) else f"{_num(value):.2f}"
 
 
-def _others(value: Any) -> str:
-    """Others' CPU, flagged when it was enough to disturb the run."""
+STEAL_SHOWN = 0.05  # cores of host steal worth naming in the others column
+
+
+def _others(row: dict[str, Any]) -> str:
+    """Others' CPU, flagged when it was enough to disturb the run, with the host's steal in it when it counts."""
+    value, steal = row.get("others_cpu"), row.get("steal_cpu")
     text = _cores(value)
-    return f"{text} ⚠" if value is not None and _num(value) > DISTURBED else text
+    if value is not None and _num(value) > DISTURBED:
+        text += " ⚠"
+    if steal is not None and _num(steal) >= STEAL_SHOWN:
+        text += f" (steal {_num(steal):.2f})"
+    return text
 
 
 def per_core(rate: Any, server_cpu: Any) -> float:
@@ -75,7 +83,7 @@ def ack_table(ack: dict[str, Any]) -> str:
                     f"**{row['lost']:,}**" if row["lost"] else "0",
                     f"{_cores(row['server_cpu'])} / {_cores(row['nats_cpu'])}",
                     f"{_us(row.get('server_cpu_us'))} / {_us(row.get('nats_cpu_us'))}",
-                    f"{_cores(row['generator_cpu'])} / {_others(row['others_cpu'])}",
+                    f"{_cores(row['generator_cpu'])} / {_others(row)}",
                 ]
             )
     header = ["Receiver", "Load", "updates/s answered 200 (× yardstick)", "p50 ms", "p99 ms (× yardstick)",
@@ -97,7 +105,7 @@ def anatomy_table(rows: list[dict[str, Any]]) -> str:
             f"{per_core(r['rate'], r['server_cpu']):,.0f}",
             fmt_ratio(ratio(per_core(r["rate"], r["server_cpu"]), shipped)),
             fmt_ms(r["p99"]),
-            _others(r["others_cpu"]),
+            _others(r),
             "0" if r["stored"] >= r["ok"] else f"**{r['ok'] - r['stored']:,}**",
         ]
         for r in rows
@@ -128,7 +136,7 @@ def e2e_table(e2e: dict[str, Any]) -> str:
                     f"{row.get('replied', 0):,}/{row.get('sent', 0):,}",
                     " + ".join(f"{k} {_cores(cpu.get(k))}" for k in ours),
                     " + ".join(f"{k} {_per_update(cpu.get(k), row['rate'])}" for k in ours),
-                    _others(row.get("others_cpu")),
+                    _others(row),
                 ]
             )
     header = ["Design", "/start load", "p50 / p99 ms", "p99 ÷ single process", "replies received",
