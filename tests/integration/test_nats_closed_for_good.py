@@ -11,12 +11,8 @@ The server also requires a password, given in the URL, which must never reach a 
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -26,50 +22,11 @@ from prometheus_client import CollectorRegistry
 from imagebot_common.health_server import HealthServer
 from imagebot_common.nats.connection import close, closed_for_good, connect
 from tests.integration.gateway.conftest import BOT_TOKEN, Gateway
-from tests.support.nats_server import NatsServer
 from tests.support.ports import free_port
+from tests.support.shedding_nats import PASSWORD, SHED, SheddingNats, shedding_nats_fixture  # noqa: F401 - the `shedding_nats` fixture
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
-
-USER, PASSWORD = "imagebot", "nats-pw-Zq81-never-logged"
-SHED = "maximum connections exceeded"
-
-
-class SheddingNats:
-    """A nats-server with a config file (so SIGHUP reloads it) that can be told to shed connections."""
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="nats-shed-"))
-        self.conf = self.dir / "nats.conf"
-        self.pid_file = self.dir / "nats.pid"
-        self._write(max_connections=100)
-        self.server = NatsServer(extra_args=["-c", str(self.conf), "-P", str(self.pid_file)])
-
-    @property
-    def url(self) -> str:
-        return f"nats://{USER}:{PASSWORD}@127.0.0.1:{self.server.port}"
-
-    def _write(self, *, max_connections: int) -> None:
-        self.conf.write_text(
-            f'authorization {{ user: "{USER}", password: "{PASSWORD}" }}\nmax_connections: {max_connections}\n'
-        )
-
-    async def connections(self) -> int:
-        async with httpx.AsyncClient() as http:
-            reply = await http.get(f"http://127.0.0.1:{self.server.monitor_port}/connz")
-        return int(reply.json()["num_connections"])
-
-    def shed_to(self, max_connections: int) -> None:
-        self._write(max_connections=max_connections)
-        os.kill(int(self.pid_file.read_text()), signal.SIGHUP)
-
-
-@pytest.fixture
-def shedding_nats() -> Iterator[SheddingNats]:
-    nats = SheddingNats()
-    with nats.server:
-        yield nats
 
 
 async def probe(base: str, path: str) -> httpx.Response:

@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from imagebot_common.nats import subjects
@@ -18,6 +19,7 @@ from tests.integration.dispatcher.consumer_support import create_updates_stream
 from tests.support.emulators import TelegramControl, TelegramEmulator
 from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess
+from tests.support.shedding_nats import PASSWORD, SHED, SheddingNats, shed_until_gone, shedding_nats_fixture  # noqa: F401
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -104,3 +106,24 @@ async def test_the_dispatcher_answers_users_from_the_stream_survives_a_sigkill_a
     assert token.split(":")[1] not in logs
     assert "consuming 4 partitions of UPDATES" in logs
     assert (await js.stream_info(subjects.UPDATES_STREAM)).state.messages == 0, "every update acknowledged"
+
+
+async def test_a_dispatcher_whose_nats_client_was_closed_for_good_stops_so_that_it_is_started_again(
+    shedding_nats: SheddingNats, telegram: TelegramEmulator, token: str
+):
+    """Like the gateway (test_nats_closed_for_good): one clear line, a drain, exit 0; Compose and Kubernetes
+    start it again."""
+    setup = Client()
+    await setup.connect(shedding_nats.url)
+    await create_updates_stream(setup.jetstream(), partitions=4)
+    await setup.close()
+    with Dispatcher(shedding_nats.url, telegram, token, "shed") as dispatcher:
+        dispatcher.wait_ready()
+        await shed_until_gone(shedding_nats, dispatcher)
+        logs = dispatcher.logs()
+
+    assert dispatcher.returncode == 0, logs[-3000:]
+    errors = [line for line in logs.splitlines() if "[ERROR] imagebot.nats" in line]
+    assert len(errors) == 1 and "closed for good" in errors[0] and SHED in errors[0] and "stopping" in errors[0]
+    assert "dispatcher stopped" in logs
+    assert PASSWORD not in logs and token.split(":")[1] not in logs

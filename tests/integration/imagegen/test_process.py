@@ -14,6 +14,7 @@ from tests.integration.imagegen.support import CALLBACK_TOKEN, Results, make_job
 from tests.support.kie import TEST_API_KEY, KieEmulatorControl
 from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess
+from tests.support.shedding_nats import PASSWORD, SHED, SheddingNats, shed_until_gone, shedding_nats_fixture  # noqa: F401
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -129,3 +130,21 @@ async def test_health_reports_jobs_and_credits_and_no_secret_reaches_logs_or_hea
         assert secret not in str(health)
     # The emulator did get the token in the callback URL (that is how the gateway authenticates Kie).
     assert CALLBACK_TOKEN in (await kie.calls("createTask"))[-1]["body"]["callBackUrl"]
+
+
+async def test_imagegen_whose_nats_client_was_closed_for_good_stops_so_that_it_is_started_again(
+    shedding_nats: SheddingNats, kie: KieEmulatorControl
+):
+    """Like the gateway (test_nats_closed_for_good): one clear line, a drain, exit 0; Compose and Kubernetes
+    start it again."""
+    process = imagegen_process(shedding_nats.url, kie.url, free_port())
+    try:
+        await shed_until_gone(shedding_nats, process)
+    finally:
+        process.__exit__(None, None, None)
+    logs = process.logs()
+    assert process.returncode == 0, logs[-3000:]
+    errors = [line for line in logs.splitlines() if "[ERROR] imagebot.nats" in line]
+    assert len(errors) == 1 and "closed for good" in errors[0] and SHED in errors[0] and "stopping" in errors[0]
+    assert "draining" in logs
+    assert PASSWORD not in logs

@@ -10,6 +10,7 @@ import asyncio
 import logging
 
 from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
@@ -19,10 +20,17 @@ RETRY_PAUSE = 0.5  # seconds after a failed fetch, so a broken connection is not
 
 
 async def fetch_or_nothing(sub: JetStreamContext.PullSubscription, batch: int, timeout: float, what: str) -> list[Msg]:
-    """Up to `batch` messages; none when the fetch timed out, or when it failed (logged, after a short pause)."""
+    """Up to `batch` messages; none when the fetch timed out, or when it failed (logged, after a short pause).
+
+    A client closed for good has already said so in one ERROR line and its process is stopping: a fetch on it
+    fails the same way until the loop sees the stop, and that is not news worth a traceback each time."""
     try:
         return await sub.fetch(batch, timeout=timeout)
     except (NatsTimeoutError, TimeoutError):
+        return []
+    except ConnectionClosedError:
+        log.debug("fetching %s: the NATS connection is closed", what)
+        await asyncio.sleep(RETRY_PAUSE)
         return []
     except Exception:
         log.exception("fetching %s failed; retrying", what)
