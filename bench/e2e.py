@@ -10,7 +10,9 @@ stack is deployed, each service with CPU of its own: the dispatcher alone on cor
 runs its handlers), the gateway on core 1 beside nats-server, the emulator and the load generator.
 
 All three designs are started together and each load runs on the three back to back, so the ratios compare
-runs seconds apart: the host's CPU steal (other virtual machines) comes and goes over minutes.
+runs seconds apart: the host's CPU steal (other virtual machines) comes and goes over minutes. The loads up to
+300/s run in three such rounds, and each row is that design's median round (by p99), so one stalled run
+neither makes nor breaks a ratio; every round's p99 is shown beside it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from bench.stats import summarize
 from bench.targets import gateway_env
 from bench.telegram_emulator import TelegramEmulator, start_telegram_emulator
 
-RATES: tuple[tuple[int, float], ...] = ((20, 5.0), (100, 5.0), (300, 6.0), (600, 4.0))  # /start per s, seconds
+# /start per s, seconds, rounds: a p99 of a few seconds rests on its dozen slowest replies, so one stall of the
+# host moves it; the loads the goal is judged at run in rounds (each round on the three designs back to back)
+# and the row gives each design's median round. At 600/s both designs are past saturation: one round.
+RATES: tuple[tuple[int, float, int], ...] = ((20, 5.0, 3), (100, 5.0, 3), (300, 6.0, 3), (600, 4.0, 1))
 WARMUP = (20, 2.0)
 GLOBAL_RATE = "100000"
 DELIVERY_WAIT = 20.0  # seconds after the last POST for the replies to arrive
@@ -139,6 +144,17 @@ def _one_rate(
     }
 
 
+ROUND_CHATS = 20_000  # chat ids per round (≥ the most /start one round sends); a repeat adds 50,000 (attempt)
+
+
+def median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The design's row for a load run in rounds: the round with the median p99 (its p50, CPU and others all come
+    from that one run), with every round's p99 and disturbance kept under `rounds`."""
+    chosen = sorted(rounds, key=lambda r: r["p99"])[(len(rounds) - 1) // 2]
+    kept = ("p50", "p99", "others_cpu", "steal_cpu")
+    return {**chosen, "rounds": [{k: r[k] for k in kept} for r in rounds]} if len(rounds) > 1 else chosen
+
+
 def _print_row(design: Design, r: dict[str, Any]) -> None:
     print(
         f"bench:   {design.key} {r['rate']}/s: replied {r['replied']}/{r['sent']}, p50 {r['p50'] * 1000:.1f} ms, "
@@ -172,18 +188,23 @@ def run_interleaved(starters: tuple[tuple[Callable[[], Design], int], ...]) -> d
     results, running = _started(starters)
     entry = {d["design"]: d for d in results["designs"]}
     try:
-        for step, (rate, seconds) in enumerate(RATES, start=1):
-            for design, chat_base in list(running.items()):
-                first = chat_base + step * 100_000
-                try:
-                    row = meters.RETRIES.calmest(partial(_one_rate, design, rate, seconds, first, first))
-                except Exception as exc:  # this design stops here; the others go on
-                    entry[design.key]["error"] = f"{type(exc).__name__}: {exc}"[:2000]
-                    del running[design]
-                    design.stop()
-                    continue
-                entry[design.key]["rows"].append(row)
-                _print_row(design, row)
+        for step, (rate, seconds, rounds) in enumerate(RATES, start=1):
+            runs: dict[Design, list[dict[str, Any]]] = {design: [] for design in running}
+            for round_ in range(rounds):
+                for design, chat_base in list(running.items()):
+                    first = chat_base + step * 100_000 + round_ * ROUND_CHATS
+                    measure = partial(_one_rate, design, rate, seconds, first, first)
+                    try:  # one round only: repeat it if it was disturbed; several: their median absorbs that
+                        row = meters.RETRIES.calmest(measure) if rounds == 1 else measure()
+                    except Exception as exc:  # this design stops here; the others go on
+                        entry[design.key]["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+                        del running[design], runs[design]
+                        design.stop()
+                        continue
+                    runs[design].append(row)
+                    _print_row(design, row)
+            for design, done in runs.items():
+                entry[design.key]["rows"].append(median_round(done))
         for design in running:
             entry[design.key]["peak_rss_kib"] = {name: proc.peak_rss_kib() for name, proc in design.processes.items()}
     finally:

@@ -115,6 +115,11 @@ def anatomy_table(rows: list[dict[str, Any]]) -> str:
     return table(header, body)
 
 
+def _round_p99s(row: dict[str, Any]) -> str:
+    rounds = row.get("rounds") or []
+    return f" ({', '.join(fmt_ms(_num(r['p99'])) for r in rounds)})" if rounds else ""
+
+
 E2E_STACKS = (("stack", "stack, one core"), ("stack-own-cores", "stack, own cores"))
 
 
@@ -131,7 +136,7 @@ def e2e_table(e2e: dict[str, Any]) -> str:
                 [
                     name,
                     f"{row['rate']}/s",
-                    f"{fmt_ms(_num(row.get('p50')))} / {fmt_ms(_num(row.get('p99')))}",
+                    f"{fmt_ms(_num(row.get('p50')))} / {fmt_ms(_num(row.get('p99')))}{_round_p99s(row)}",
                     fmt_ratio(ratio(_num(row.get("p99")), _num(baseline.get("p99")))),
                     f"{row.get('replied', 0):,}/{row.get('sent', 0):,}",
                     " + ".join(f"{k} {_cores(cpu.get(k))}" for k in ours),
@@ -139,8 +144,9 @@ def e2e_table(e2e: dict[str, Any]) -> str:
                     _others(row),
                 ]
             )
-    header = ["Design", "/start load", "p50 / p99 ms", "p99 ÷ single process", "replies received",
-              "CPU of our processes (cores)", "CPU µs per /start (idle work included)", "CPU others"]  # fmt: skip
+    header = ["Design", "/start load", "p50 / p99 ms (median round; every round's p99)", "p99 ÷ single process",
+              "replies received", "CPU of our processes (cores)", "CPU µs per /start (idle work included)",
+              "CPU others"]  # fmt: skip
     return table(header, body)
 
 

@@ -10,7 +10,7 @@ import json
 import math
 
 import pytest
-from bench import profile, updates
+from bench import e2e, profile, report_tables, updates
 from bench.http_client import ClientConnection
 from bench.stats import fmt_ms, fmt_ratio, percentile, ratio, summarize
 
@@ -103,3 +103,23 @@ def test_profile_categories_count_each_sample_once_and_sum_to_one() -> None:
     assert math.isclose(sum(shares.values()), 1.0)
     assert shares[next(k for k in shares if k.startswith("OpenTelemetry"))] == 3 / 8
     assert shares[next(k for k in shares if k.startswith("Litestar"))] == 4 / 8
+
+
+def test_a_load_run_in_rounds_is_represented_by_its_median_round_whole() -> None:
+    rounds = [
+        {"p50": 0.004, "p99": 0.030, "others_cpu": 0.0, "steal_cpu": 0.0, "cpu": {"dispatcher": 0.6}},
+        {"p50": 0.009, "p99": 0.190, "others_cpu": 0.5, "steal_cpu": 0.4, "cpu": {"dispatcher": 0.8}},
+        {"p50": 0.005, "p99": 0.040, "others_cpu": 0.1, "steal_cpu": 0.1, "cpu": {"dispatcher": 0.7}},
+    ]
+
+    row = e2e.median_round(rounds)
+
+    assert row["p99"] == 0.040 and row["p50"] == 0.005 and row["cpu"] == {"dispatcher": 0.7}, "one real run"
+    assert [r["p99"] for r in row["rounds"]] == [0.030, 0.190, 0.040]
+    assert e2e.median_round(rounds[:1]) == rounds[0]
+
+
+def test_the_others_column_names_the_hosts_steal_only_when_it_counts() -> None:
+    assert report_tables._others({"others_cpu": 0.45, "steal_cpu": 0.40}) == "0.45 ⚠ (steal 0.40)"
+    assert report_tables._others({"others_cpu": 0.12, "steal_cpu": 0.01}) == "0.12"
+    assert report_tables._others({"others_cpu": 0.12}) == "0.12", "rows measured before steal was"
