@@ -108,6 +108,7 @@ def _one_rate(
     total = int(rate * seconds)
     design.emulator.register_chats(range(first_chat, first_chat + total))
     design.emulator.new_sends()  # skip what came before
+    design.emulator.settle()
     send_log = procs.RESULTS / f"e2e-{design.key}-{rate}.json"
     meters.wait_for_quiet()
     meter, machine = meters.CpuMeter(design.processes), meters.SystemMeter()

@@ -22,10 +22,9 @@ from array import array
 from collections import Counter
 from pathlib import Path
 
-import uvloop
-
 from bench import http_client, updates
 from bench.stats import summarize
+from imagebot_common.event_loop import run_service
 
 clock = time.perf_counter  # uvloop's loop.time() is cached per iteration at millisecond resolution
 
@@ -176,7 +175,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> None:
-    print(json.dumps(uvloop.run(main_async(parse_args()))))
+    print(json.dumps(run_service(main_async(parse_args()))))  # uvloop, start-up heap frozen: no long GC pause mid-run
 
 
 if __name__ == "__main__":

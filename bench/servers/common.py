@@ -11,10 +11,10 @@ import hmac
 import signal
 from collections.abc import Awaitable, Callable
 
-import uvloop
 from aiohttp import web
 
 from bench import updates
+from imagebot_common.event_loop import run_service
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 COUNTERS = web.AppKey("counters", dict)
@@ -59,4 +59,4 @@ def serve(build: Callable[[], Awaitable[web.Application]], port: int) -> None:
         await stop.wait()
         await runner.cleanup()
 
-    uvloop.run(run())
+    run_service(run())  # as our services run: uvloop, start-up heap frozen out of the collector

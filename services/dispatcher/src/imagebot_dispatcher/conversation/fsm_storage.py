@@ -167,7 +167,8 @@ class NatsKvStorage(BaseStorage):
                 operation.close()
             raise FsmStorageUnavailable("NATS is not connected")
         try:
-            return await asyncio.wait_for(operation, self._timeout)
+            async with asyncio.timeout(self._timeout):  # not wait_for: that wraps the call in a task of its own
+                return await operation
         except (KeyNotFoundError, KeyWrongLastSequenceError):
             raise
         except APIError as exc:
