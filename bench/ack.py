@@ -49,10 +49,11 @@ def _open_loop_row(
     first_id += attempt * 500_000  # a repeated run sends new update ids
     before = running.settled_count()
     idle_before = meters.wait_for_quiet()
-    meter, machine = meters.CpuMeter(running.processes()), meters.SystemMeter()
-    result = run_loadgen(running.port, rate, seconds, first_id)
-    shares, cpu = meter.shares(), meter.seconds()
-    disturbed = machine.disturbance(sum(shares.values()) + result["cpu_share"])
+    with meters.AwakeCores() as awake:  # open loop: the cores would idle between requests
+        meter, machine = meters.CpuMeter(running.processes()), meters.SystemMeter()
+        result = run_loadgen(running.port, rate, seconds, first_id)
+        shares, cpu = meter.shares(), meter.seconds()
+        disturbed = machine.disturbance(sum(shares.values()) + result["cpu_share"] + awake.share())
     after = running.settled_count()
     landed = after - before
     return {

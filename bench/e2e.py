@@ -111,13 +111,14 @@ def _one_rate(
     design.emulator.settle()
     send_log = procs.RESULTS / f"e2e-{design.key}-{rate}.json"
     meters.wait_for_quiet()
-    meter, machine = meters.CpuMeter(design.processes), meters.SystemMeter()
-    result = run_loadgen(
-        design.webhook_port, rate, seconds, first_id, first_chat=first_chat, chats=total, text="/start",
-        send_log=send_log,
-    )  # fmt: skip
-    shares = meter.shares()
-    disturbed = machine.disturbance(sum(shares.values()) + result["cpu_share"])
+    with meters.AwakeCores() as awake:
+        meter, machine = meters.CpuMeter(design.processes), meters.SystemMeter()
+        result = run_loadgen(
+            design.webhook_port, rate, seconds, first_id, first_chat=first_chat, chats=total, text="/start",
+            send_log=send_log,
+        )  # fmt: skip
+        shares = meter.shares()
+        disturbed = machine.disturbance(sum(shares.values()) + result["cpu_share"] + awake.share())
     sent_at = {chat: at for chat, at in json.loads(send_log.read_text())}
     replied: dict[int, float] = {}
     deadline = time.monotonic() + DELIVERY_WAIT

@@ -29,6 +29,15 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 NICE = int(os.environ.get("BENCH_NICE", "0"))
 
 
+def cpu_seconds_of(pid: int) -> float:
+    """User + system CPU time of a process so far (nan once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def pinned(cores: str | None) -> list[str]:
     """The command prefix that pins to `cores` (and applies BENCH_NICE); both exec, so pids stay the program's."""
     prefix = ["nice", "-n", str(NICE)] if NICE else []
@@ -82,11 +91,7 @@ class Proc:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process so far."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return float("nan")
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return cpu_seconds_of(self.pid)
 
     def logs(self, tail: int = 40) -> str:
         try:

@@ -93,6 +93,15 @@ def _machine(m: dict[str, Any], seconds: float) -> list[str]:
         "to other machines on the host, which no process here explains. Rows with large *others* figures are "
         "disturbed; ratios within one invocation cancel some of it.",
         f"- Priority: BENCH_NICE={procs.NICE} (every process the bench starts runs at that nice value).",
+        f"- Awake cores: BENCH_AWAKE={int(meters.AWAKE)}. "
+        + (
+            "During every open-loop run a SCHED_IDLE spinner keeps each virtual core busy (the guest's idle=poll): "
+            "an idle vCPU on this shared host waits for the hypervisor when a packet wakes it, which added up to "
+            "~150 ms to p99 at moderate rates. The spinners run only when nothing else wants the core; their "
+            "CPU is not counted as others'. Saturation runs keep the cores busy by themselves."
+            if meters.AWAKE
+            else "The cores idle between requests (the host's wake-up delays are part of every latency below)."
+        ),
         f"- Total run time of this invocation: {seconds / 60:.1f} min.",
     ]
 

@@ -123,3 +123,16 @@ def test_the_others_column_names_the_hosts_steal_only_when_it_counts() -> None:
     assert report_tables._others({"others_cpu": 0.45, "steal_cpu": 0.40}) == "0.45 ⚠ (steal 0.40)"
     assert report_tables._others({"others_cpu": 0.12, "steal_cpu": 0.01}) == "0.12"
     assert report_tables._others({"others_cpu": 0.12}) == "0.12", "rows measured before steal was"
+
+
+def test_awake_cores_spin_one_idle_priority_process_per_core_only_while_a_run_lasts() -> None:
+    import os
+
+    from bench import meters
+
+    with meters.AwakeCores() as awake:
+        pids = [spinner.pid for spinner in awake._spinners]
+        assert len(pids) == (2 if meters.AWAKE else 0)
+        for pid in pids:
+            assert os.sched_getscheduler(pid) == os.SCHED_IDLE, "yields to every other task"
+    assert all(not os.path.exists(f"/proc/{pid}") for pid in pids)
