@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.procs import CLK_TCK, Proc, cpu_seconds_of
+from bench.procs import CLK_TCK, LOAD_CORE, SERVER_CORE, Proc, cpu_seconds_of
 
 # BENCH_AWAKE=0 make bench: let the virtual cores idle between requests during timed runs (see AwakeCores).
 AWAKE = os.environ.get("BENCH_AWAKE", "1") != "0"
@@ -82,7 +82,8 @@ class AwakeCores:
     def __enter__(self) -> AwakeCores:
         if AWAKE:
             command = [sys.executable, "-c", _SPIN]
-            self._spinners = [subprocess.Popen(["taskset", "-c", str(core), *command]) for core in range(2)]
+            cores = (SERVER_CORE, LOAD_CORE)  # every core the bench places processes on
+            self._spinners = [subprocess.Popen(["taskset", "-c", core, *command]) for core in cores]
             for spinner in self._spinners:  # before it even starts Python (the policy survives taskset's exec)
                 os.sched_setscheduler(spinner.pid, os.SCHED_IDLE, os.sched_param(0))
         self._start, self._t0 = self._cpu_seconds(), time.monotonic()
