@@ -27,7 +27,7 @@ from typing import Any
 
 from bench import meters, natsd, procs, updates
 from bench.ack import run_loadgen
-from bench.stats import summarize
+from bench.stats import median_round, summarize
 from bench.targets import gateway_env
 from bench.telegram_emulator import TelegramEmulator, start_telegram_emulator
 
@@ -111,14 +111,15 @@ def _one_rate(
     design.emulator.settle()
     send_log = procs.RESULTS / f"e2e-{design.key}-{rate}.json"
     meters.wait_for_quiet()
-    with meters.AwakeCores() as awake:
+    with meters.AwakeCores() as awake, meters.Hiccups() as hiccups:
         meter, machine = meters.CpuMeter(design.processes), meters.SystemMeter()
         result = run_loadgen(
             design.webhook_port, rate, seconds, first_id, first_chat=first_chat, chats=total, text="/start",
             send_log=send_log,
         )  # fmt: skip
         shares = meter.shares()
-        disturbed = machine.disturbance(sum(shares.values()) + result["cpu_share"] + awake.share())
+        helpers = awake.share() + hiccups.share()
+        disturbed = machine.disturbance(sum(shares.values()) + result["cpu_share"] + helpers)
     sent_at = {chat: at for chat, at in json.loads(send_log.read_text())}
     replied: dict[int, float] = {}
     deadline = time.monotonic() + DELIVERY_WAIT
@@ -143,24 +144,18 @@ def _one_rate(
         "ack_p99": result["latency"]["p99"],
         "cpu": shares,
         **disturbed,
+        **hiccups.summary(),
     }
 
 
 ROUND_CHATS = 20_000  # chat ids per round (≥ the most /start one round sends); a repeat adds 50,000 (attempt)
 
 
-def median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """The design's row for a load run in rounds: the round with the median p99 (its p50, CPU and others all come
-    from that one run), with every round's p99 and disturbance kept under `rounds`."""
-    chosen = sorted(rounds, key=lambda r: r["p99"])[(len(rounds) - 1) // 2]
-    kept = ("p50", "p99", "others_cpu", "steal_cpu")
-    return {**chosen, "rounds": [{k: r[k] for k in kept} for r in rounds]} if len(rounds) > 1 else chosen
-
-
 def _print_row(design: Design, r: dict[str, Any]) -> None:
     print(
         f"bench:   {design.key} {r['rate']}/s: replied {r['replied']}/{r['sent']}, p50 {r['p50'] * 1000:.1f} ms, "
-        f"p99 {r['p99'] * 1000:.1f} ms, others {r['others_cpu']:.2f} cores (steal {r['steal_cpu']:.2f})",
+        f"p99 {r['p99'] * 1000:.1f} ms, others {r['others_cpu']:.2f} cores (steal {r['steal_cpu']:.2f}), "
+        f"longest hiccup {r['hiccup_max_ms'] or 0:.0f} ms",
         flush=True,
     )
 

@@ -65,7 +65,7 @@ def ack_table(ack: dict[str, Any]) -> str:
     body = []
     for target in ack["targets"]:
         if "error" in target:
-            body.append([target["label"], "failed: " + target["error"][:200]] + [""] * 11)
+            body.append([target["label"], "failed: " + target["error"][:200]] + [""] * 12)
             continue
         for row in target["rows"]:
             base = yardstick.get(row["load"], {})
@@ -75,7 +75,7 @@ def ack_table(ack: dict[str, Any]) -> str:
                     row["load"],
                     f"{row['achieved']:,.0f} ({fmt_ratio(ratio(row['achieved'], _num(base.get('achieved'))))})",
                     fmt_ms(row["p50"]),
-                    f"{fmt_ms(row['p99'])} ({fmt_ratio(ratio(row['p99'], _num(base.get('p99'))))})",
+                    f"{fmt_ms(row['p99'])} ({fmt_ratio(ratio(row['p99'], _num(base.get('p99'))))}){_round_p99s(row)}",
                     fmt_ms(row["max"]),
                     fmt_count(row["ok"]),
                     fmt_count(row["not_ok"]),
@@ -84,11 +84,13 @@ def ack_table(ack: dict[str, Any]) -> str:
                     f"{_cores(row['server_cpu'])} / {_cores(row['nats_cpu'])}",
                     f"{_us(row.get('server_cpu_us'))} / {_us(row.get('nats_cpu_us'))}",
                     f"{_cores(row['generator_cpu'])} / {_others(row)}",
+                    _hiccup(row),
                 ]
             )
-    header = ["Receiver", "Load", "updates/s answered 200 (× yardstick)", "p50 ms", "p99 ms (× yardstick)",
-              "max ms", "200s", "not 200 or unanswered", "stored / handled", "lost", "CPU server / nats",
-              "CPU µs per update, server / nats", "CPU generator / others"]  # fmt: skip
+    header = ["Receiver", "Load", "updates/s answered 200 (× yardstick)", "p50 ms",
+              "p99 ms (× yardstick) (every round's p99)", "max ms", "200s", "not 200 or unanswered",
+              "stored / handled", "lost", "CPU server / nats", "CPU µs per update, server / nats",
+              "CPU generator / others", "longest hiccup ms"]  # fmt: skip
     return table(header, body)
 
 
@@ -113,6 +115,12 @@ def anatomy_table(rows: list[dict[str, Any]]) -> str:
     header = ["Variant (wrk, 100 connections)", "updates/s", "CPU server", "CPU µs per update",
               "updates/s per full core", "× gateway as shipped (per core)", "p99 ms", "CPU others", "lost"]  # fmt: skip
     return table(header, body)
+
+
+def _hiccup(row: dict[str, Any]) -> str:
+    """The longest time either core ran nothing of ours during the run (— where it was not measured)."""
+    value = row.get("hiccup_max_ms")
+    return "—" if value is None else f"{_num(value):.0f}"
 
 
 def _round_p99s(row: dict[str, Any]) -> str:
@@ -142,11 +150,12 @@ def e2e_table(e2e: dict[str, Any]) -> str:
                     " + ".join(f"{k} {_cores(cpu.get(k))}" for k in ours),
                     " + ".join(f"{k} {_per_update(cpu.get(k), row['rate'])}" for k in ours),
                     _others(row),
+                    _hiccup(row),
                 ]
             )
     header = ["Design", "/start load", "p50 / p99 ms (median round; every round's p99)", "p99 ÷ single process",
               "replies received", "CPU of our processes (cores)", "CPU µs per /start (idle work included)",
-              "CPU others"]  # fmt: skip
+              "CPU others", "longest hiccup ms"]  # fmt: skip
     return table(header, body)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -66,3 +67,11 @@ def fmt_ms(seconds: float) -> str:
 
 def fmt_count(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:,.0f}"
+
+
+def median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The row of a load run in rounds on one design or receiver: the round with the median p99 (its p50, CPU
+    and others all come from that one run), with every round's p99 and disturbance kept under `rounds`."""
+    chosen = sorted(rounds, key=lambda r: r["p99"])[(len(rounds) - 1) // 2]
+    kept = ("p50", "p99", "others_cpu", "steal_cpu", "hiccup_max_ms")
+    return {**chosen, "rounds": [{k: r.get(k) for k in kept} for r in rounds]} if len(rounds) > 1 else chosen

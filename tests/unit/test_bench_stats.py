@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 
 import pytest
-from bench import e2e, profile, report_tables, updates
+from bench import profile, report_tables, updates
 from bench.http_client import ClientConnection
-from bench.stats import fmt_ms, fmt_ratio, percentile, ratio, summarize
+from bench.stats import fmt_ms, fmt_ratio, median_round, percentile, ratio, summarize
 
 pytestmark = pytest.mark.unit
 
@@ -112,11 +113,11 @@ def test_a_load_run_in_rounds_is_represented_by_its_median_round_whole() -> None
         {"p50": 0.005, "p99": 0.040, "others_cpu": 0.1, "steal_cpu": 0.1, "cpu": {"dispatcher": 0.7}},
     ]
 
-    row = e2e.median_round(rounds)
+    row = median_round(rounds)
 
     assert row["p99"] == 0.040 and row["p50"] == 0.005 and row["cpu"] == {"dispatcher": 0.7}, "one real run"
     assert [r["p99"] for r in row["rounds"]] == [0.030, 0.190, 0.040]
-    assert e2e.median_round(rounds[:1]) == rounds[0]
+    assert median_round(rounds[:1]) == rounds[0]
 
 
 def test_the_others_column_names_the_hosts_steal_only_when_it_counts() -> None:
@@ -131,8 +132,35 @@ def test_awake_cores_spin_one_idle_priority_process_per_core_only_while_a_run_la
     from bench import meters
 
     with meters.AwakeCores() as awake:
-        pids = [spinner.pid for spinner in awake._spinners]
+        pids = awake.pids
         assert len(pids) == (2 if meters.AWAKE else 0)
         for pid in pids:
             assert os.sched_getscheduler(pid) == os.SCHED_IDLE, "yields to every other task"
     assert all(not os.path.exists(f"/proc/{pid}") for pid in pids)
+
+
+def test_a_hiccup_is_a_wake_up_late_by_at_least_the_threshold() -> None:
+    from bench import meters
+
+    assert meters.hiccup_summary([1.2, 2.0, 7.5, 1.9]) == {"max_ms": 7.5, "count": 2, "total_ms": 9.5}
+    assert meters.hiccup_summary([]) == {"max_ms": 0.0, "count": 0, "total_ms": 0.0}
+
+
+def test_the_hiccup_meter_sees_a_core_taken_from_everything_else() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from bench import meters
+
+    with meters.Hiccups() as hiccups:
+        assert all(os.sched_getscheduler(pid) == os.SCHED_FIFO for pid in hiccups.pids)
+        time.sleep(0.5)  # the sleepers are up
+        # A higher real-time priority that spins 40 ms on the server core: nothing else runs there meanwhile.
+        hog = "import time\nend = time.monotonic() + 0.04\nwhile time.monotonic() < end:\n    pass\n"
+        subprocess.run(["chrt", "-f", "60", "taskset", "-c", meters.SERVER_CORE, sys.executable, "-c", hog], check=True)
+        time.sleep(0.1)
+    summary = hiccups.summary()
+    assert set(summary["hiccups"]) == {meters.SERVER_CORE, meters.LOAD_CORE}
+    assert summary["hiccups"][meters.SERVER_CORE]["max_ms"] >= 30
+    assert summary["hiccup_max_ms"] >= 30
