@@ -30,3 +30,15 @@ async def test_a_webhook_delivery_is_a_server_span_with_a_producer_child_whose_c
     (_, headers, _) = (await stored_updates(js))[0]
     assert headers["traceparent"].split("-")[1] == server.trace_id
     assert all("TESTtoken" not in s.raw and "test-secret" not in s.raw for s in spans)
+
+
+async def test_with_nothing_exported_a_stored_update_still_carries_an_unsampled_trace_context(start_gateway, js):
+    # No OTLP endpoint: spans are not recorded, and the publish makes no PRODUCER span (the hot path's saving),
+    # but the update still carries a trace id for the dispatcher's log lines, marked not sampled.
+    gateway = start_gateway()
+    assert (await post(f"{gateway.base_url}/webhook", message_update(32, chat_id=9), SECRET)).status_code == 200
+
+    (_, headers, _) = (await stored_updates(js))[0]
+    version, trace_id, span_id, flags = headers["traceparent"].split("-")
+    assert version == "00" and int(flags, 16) & 0x01 == 0, "the sampled bit is off"
+    assert int(trace_id, 16) != 0 and int(span_id, 16) != 0

@@ -71,10 +71,16 @@ async def traced_publish(
     """JetStream publish inside a PRODUCER span `send <template>`; the span's context travels in headers.
 
     The span is not made current (no context attach/detach): nothing runs inside it but the publish, and this
-    is the gateway's hot path."""
+    is the gateway's hot path. Inside a trace that is not recorded (not sampled, or nothing exported) there is
+    no PRODUCER span at all: the current context travels instead, with the same trace id and sampled flag, and
+    the gateway's CPU per update fell from 234 to 226 µs with this and its lighter SERVER span (A/B at
+    4,000 updates/s, median of 4 interleaved runs)."""
     headers = dict(headers or {})
     if msg_id:
         headers["Nats-Msg-Id"] = msg_id
+    if not trace.get_current_span().is_recording():
+        propagate.inject(headers)
+        return await js.publish(subject, payload, timeout=timeout, stream=stream, headers=headers)
     span = tracer.start_span(
         f"send {template}",
         kind=SpanKind.PRODUCER,

@@ -17,7 +17,7 @@ from imagebot_common.messages.v1 import KieCallbackV1
 from imagebot_common.nats import subjects
 from imagebot_common.telemetry.nats_propagation import traced_publish
 from imagebot_gateway.kie_auth import signature_problem, token_matches
-from imagebot_gateway.routes.tracing import parent_from_traceparent, record_status, server_span
+from imagebot_gateway.routes.tracing import ServerSpan, parent_from_traceparent, record_status
 from imagebot_gateway.state import GatewayState
 from imagebot_gateway.stats import KIE_CALLBACKS
 
@@ -43,7 +43,7 @@ def kie_callback_route(path: str) -> HTTPRouteHandler:
     @post(f"/{path}", name="kie-callback", summary="Kie.ai task callback")
     async def receive_kie_callback(request: Request) -> Response[dict[str, Any]]:
         parent = parent_from_traceparent(request.query_params.get("traceparent"))
-        with server_span(f"/{path}", parent) as span:
+        with ServerSpan(f"/{path}", parent) as span:
             response = await _forward(request, request.app.state.gateway)
             record_status(span, response.status_code)
             return response

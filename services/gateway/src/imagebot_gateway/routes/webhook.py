@@ -16,7 +16,7 @@ from litestar.handlers import ASGIRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from imagebot_gateway.intake import Outcome
-from imagebot_gateway.routes.tracing import record_status, server_span
+from imagebot_gateway.routes.tracing import ServerSpan, record_status
 from imagebot_gateway.state import GatewayState
 from imagebot_gateway.stats import ACK_SECONDS
 from imagebot_gateway.webhook_secret import secret_matches
@@ -113,7 +113,7 @@ class WebhookReceiver:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        with server_span(self.path) as span:
+        with ServerSpan(self.path) as span:
             status = await _answer(scope, receive, send, self._gateway)
             record_status(span, status)
         (_OK if status == 200 else _UNAVAILABLE).observe(time.perf_counter() - started)
