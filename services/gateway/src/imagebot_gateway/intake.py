@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
 from imagebot_common.nats import subjects
+from imagebot_common.nats.acked_publish import AckedPublisher
 from imagebot_common.telemetry.nats_propagation import traced_publish
 from imagebot_common.update_routing import update_chat_key
 from imagebot_gateway.refusal_log import RefusalLog
@@ -59,6 +60,7 @@ def parse_update(body: bytes) -> dict[str, Any] | None:
 class UpdateIntake:
     def __init__(self, nc: Client, js: JetStreamContext, *, bot_id: int, stats: IntakeStats, timeout: float):
         self._nc, self._js, self._bot_id, self._stats, self._timeout = nc, js, bot_id, stats, timeout
+        self._publisher = AckedPublisher(nc)  # the hot path; dead letters go through nats-py's js.publish
         self._refusals = RefusalLog(log)
 
     async def accept_raw(self, body: bytes) -> Outcome:
@@ -86,7 +88,7 @@ class UpdateIntake:
         msg_id = subjects.update_msg_id(self._bot_id, update["update_id"])
         try:
             ack = await traced_publish(
-                self._js,
+                self._publisher,
                 subjects.update_subject(chat_key),
                 subjects.UPDATE_SUBJECT_TEMPLATE,
                 body,

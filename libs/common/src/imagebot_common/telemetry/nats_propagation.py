@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -38,6 +37,19 @@ class _CaseInsensitiveGetter(Getter[Mapping[str, str]]):
 HEADER_GETTER = _CaseInsensitiveGetter()
 
 
+class Publisher(Protocol):
+    """What publishes to JetStream and waits for the ack: nats-py's JetStreamContext, or AckedPublisher."""
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        timeout: float | None = None,
+        stream: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> PubAck: ...
+
+
 def _attributes(operation: str, subject: str, template: str, size: int, msg_id: str | None) -> dict[str, Any]:
     attrs: dict[str, Any] = {
         "messaging.system": "nats",
@@ -58,7 +70,7 @@ def inject_context(headers: dict[str, str]) -> dict[str, str]:
 
 
 async def traced_publish(
-    js: JetStreamContext,
+    js: Publisher,
     subject: str,
     template: str,
     payload: bytes,
