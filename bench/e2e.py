@@ -34,7 +34,7 @@ from bench.telegram_emulator import TelegramEmulator, start_telegram_emulator
 # /start per s, seconds, rounds: a p99 of a few seconds rests on its dozen slowest replies, so one stall of the
 # host moves it; the loads the goal is judged at run in rounds (each round on the three designs back to back)
 # and the row gives each design's median round. At 600/s both designs are past saturation: one round.
-RATES: tuple[tuple[int, float, int], ...] = ((20, 5.0, 3), (100, 5.0, 3), (300, 6.0, 3), (600, 4.0, 1))
+RATES: tuple[tuple[int, float, int], ...] = ((20, 5.0, 5), (100, 5.0, 3), (300, 6.0, 5), (600, 4.0, 1))
 WARMUP = (20, 2.0)
 GLOBAL_RATE = "100000"
 DELIVERY_WAIT = 20.0  # seconds after the last POST for the replies to arrive

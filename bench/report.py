@@ -114,7 +114,7 @@ def _machine(m: dict[str, Any], seconds: float) -> list[str]:
             if meters.AWAKE
             else "The cores idle between requests (the host's wake-up delays are part of every latency below)."
         ),
-        "- Hiccups: during every timed run a real-time (SCHED_FIFO) sleeper on each core wakes every millisecond "
+        "- Hiccups: during every timed run a real-time (SCHED_FIFO) sleeper on each core wakes every 5 ms "
         "(`python -m bench.hiccups`); a wake-up later than "
         f"{meters.HICCUP_MS:.0f} ms means the core ran nothing of this machine's for that long (the hypervisor "
         "had it, or the kernel had interrupts off). *Longest hiccup* is the worst of both cores in that run: a "

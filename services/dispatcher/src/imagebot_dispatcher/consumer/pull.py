@@ -23,8 +23,8 @@ from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
+from imagebot_common.nats.inbox import Inbox
 from imagebot_dispatcher.consumer import metrics
 from imagebot_dispatcher.consumer.options import PRIORITY_GROUP, EngineOptions
 
@@ -98,8 +98,8 @@ class PartitionPuller:
         return True
 
     async def run(self) -> None:
-        inbox = self._nc.new_inbox()
-        sub = await self._nc.subscribe(f"{inbox}.*")
+        inbox = Inbox(self._nc)
+        await inbox.open()
         try:
             await asyncio.sleep(random.uniform(0, 0.3))  # replicas starting together split the partitions
             pulls = 0
@@ -109,21 +109,21 @@ class PartitionPuller:
                     continue
                 pulls += 1
                 try:
-                    await self._pull(sub, f"{inbox}.{pulls}")
+                    await self._pull(inbox, inbox.reply_subject(pulls))
                 except Exception as exc:  # incl. the built-in TimeoutError (nats.md gotcha 12): never die
                     log.warning("partition %d: pull failed: %s", self.partition, exc)
                     await self._pause(0.5)
-            await self._linger(sub)
+            await self._linger(inbox)
         finally:
             if self._repair is not None:
                 self._repair.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._repair
-            await sub.unsubscribe()
+            await inbox.close()
             if self.pin_id is not None:
                 self._lose_pin()
 
-    async def _pull(self, sub: Subscription, reply: str) -> None:
+    async def _pull(self, inbox: Inbox, reply: str) -> None:
         room = self._capacity()
         batch = max(1, min(self._options.max_ack_pending, room))
         self._room = room > 0
@@ -143,7 +143,7 @@ class PartitionPuller:
             if remaining <= 0:
                 return
             try:
-                msg = await sub.next_msg(timeout=min(remaining, STATUS_WAIT))
+                msg = await inbox.next_message(timeout=min(remaining, STATUS_WAIT))
             except TimeoutError:
                 continue
             status = (msg.headers or {}).get(STATUS_HEADER)
@@ -261,11 +261,11 @@ class PartitionPuller:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
 
-    async def _linger(self, sub: Subscription) -> None:
+    async def _linger(self, inbox: Inbox) -> None:
         """After stop, the last pull may still deliver until it expires: hand those on (the engine releases them)."""
         while (remaining := self._linger_until - time.monotonic()) > 0:
             try:
-                msg = await sub.next_msg(timeout=remaining)
+                msg = await inbox.next_message(timeout=remaining)
             except TimeoutError:
                 return
             if (msg.headers or {}).get(STATUS_HEADER) is None:
