@@ -70,7 +70,7 @@ def inject_context(headers: dict[str, str]) -> dict[str, str]:
 
 
 async def traced_publish(
-    js: Publisher,
+    publisher: Publisher,
     subject: str,
     template: str,
     payload: bytes,
@@ -90,9 +90,10 @@ async def traced_publish(
     headers = dict(headers or {})
     if msg_id:
         headers["Nats-Msg-Id"] = msg_id
-    if not trace.get_current_span().is_recording():
+    current = trace.get_current_span()
+    if current.get_span_context().is_valid and not current.is_recording():
         propagate.inject(headers)
-        return await js.publish(subject, payload, timeout=timeout, stream=stream, headers=headers)
+        return await publisher.publish(subject, payload, timeout=timeout, stream=stream, headers=headers)
     span = tracer.start_span(
         f"send {template}",
         kind=SpanKind.PRODUCER,
@@ -100,7 +101,7 @@ async def traced_publish(
     )
     propagate.inject(headers, context=trace.set_span_in_context(span))
     try:
-        ack = await js.publish(subject, payload, timeout=timeout, stream=stream, headers=headers)
+        ack = await publisher.publish(subject, payload, timeout=timeout, stream=stream, headers=headers)
     except BaseException as exc:
         span.record_exception(exc)
         span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
