@@ -11,8 +11,9 @@ runs its handlers), the gateway on core 1 beside nats-server, the emulator and t
 
 All three designs are started together and each load runs on the three back to back, so the ratios compare
 runs seconds apart: the host's CPU steal (other virtual machines) comes and goes over minutes. The loads up to
-300/s run in three such rounds, and each row is that design's median round (by p99), so one stalled run
-neither makes nor breaks a ratio; every round's p99 is shown beside it.
+300/s run in such rounds (five at 20/s and 300/s, three at 100/s), and each row is that design's median round
+(by p99), so one stalled run neither makes nor breaks a ratio; every round's p99 is shown beside it, and the
+longest hiccup of the host during the median round.
 """
 
 from __future__ import annotations

@@ -84,10 +84,10 @@ _OTEL_FILES = (
     "textmap.py", "id_generator.py", "context/contextvars_context.py", "imagebot_gateway/routes/tracing.py",
 )  # fmt: skip
 _CATEGORIES = (
-    ("OpenTelemetry: starting/ending the SERVER and PRODUCER spans, injecting traceparent",
+    ("OpenTelemetry: the SERVER span (a PRODUCER span too when traces are recorded), injecting traceparent",
      lambda files: any(f.startswith(_OTEL_FILES) for f in files)),
-    ("nats-py: building the publish, request/reply bookkeeping, the ack",
-     lambda files: any(f.startswith("nats/") for f in files)),
+    ("NATS publish: AckedPublisher and nats-py (the publish, the ack, the socket)",
+     lambda files: any(f.startswith(("nats/", "imagebot_common/nats/")) for f in files)),
     ("prometheus_client counters/histogram", lambda files: any("prometheus_client" in f for f in files)),
     ("gateway handler, other (secret check, msgspec parse, stats, Response objects)",
      lambda files: "imagebot_gateway/routes/webhook.py" in files),
