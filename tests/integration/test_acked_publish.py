@@ -53,7 +53,7 @@ async def test_many_concurrent_publishes_each_get_their_own_ack(nc: Client, stre
     acks = await asyncio.gather(*(publisher.publish(f"acked.{i % 7}", b"m", stream=stream) for i in range(500)))
 
     assert sorted(ack.seq for ack in acks) == list(range(1, 501))
-    assert publisher._waiting == {}, "nothing left waiting"
+    assert publisher.waiting == 0, "nothing left waiting"
 
 
 async def test_a_subject_no_stream_takes_raises_no_stream_response(nc: Client):
@@ -82,7 +82,7 @@ async def test_an_ack_that_never_comes_times_out_and_leaves_nothing_waiting(nc: 
 
     with pytest.raises(NatsTimeoutError):
         await publisher.publish("silent.listener", b"x", timeout=0.2)
-    assert publisher._waiting == {}
+    assert publisher.waiting == 0
     await listener.unsubscribe()
 
 

@@ -40,8 +40,8 @@ def storage_key() -> StorageKey:
 
 
 async def make_storage(nc: Client, js: JetStreamContext, **kwargs: float) -> NatsKvStorage:
-    kv = await topology.ensure_key_value(js, topology.fsm_bucket())
-    return NatsKvStorage(nc, kv, bucket=subjects.FSM_BUCKET, **kwargs)
+    await topology.ensure_key_value(js, topology.fsm_bucket())
+    return NatsKvStorage(nc, bucket=subjects.FSM_BUCKET, **kwargs)
 
 
 @pytest.fixture

@@ -65,14 +65,14 @@ class ConsumptionEngine:
         while True:
             try:
                 await topology.ensure_stream(self._js, topology.dead_letter_stream(self.options.replicas))
-                kv = await topology.ensure_key_value(self._js, topology.handled_updates_bucket(self.options.replicas))
+                await topology.ensure_key_value(self._js, topology.handled_updates_bucket(self.options.replicas))
                 await provisioning.ensure_partition_consumers(self._nc, self.partitions, self.options)
                 break
             except Exception as exc:
                 log.warning("provisioning failed (%s); retrying", exc)
                 await asyncio.sleep(1.0)
         processor = MessageProcessor(
-            self._conversation, HandledRegistry(kv, self._nc), self._js, self._held, self.options, self.stats
+            self._conversation, HandledRegistry(self._nc), self._js, self._held, self.options, self.stats
         )
         self._sequencer = ChatSequencer(
             self._guard, self._held, processor.process, head_wait_limit=self.options.head_wait_limit

@@ -15,10 +15,10 @@ import hashlib
 import logging
 
 from nats.aio.client import Client
-from nats.js.errors import KeyNotFoundError
-from nats.js.kv import KeyValue
 
 from imagebot_common.nats import subjects
+from imagebot_common.nats.kv_reads import KvLatestReader
+from imagebot_common.nats.requests import RequestMux
 
 log = logging.getLogger("imagebot.dispatcher.consumer")
 
@@ -35,16 +35,15 @@ def event_key(msg_id: str) -> str:
 
 
 class HandledRegistry:
-    def __init__(self, kv: KeyValue, nc: Client, bucket: str = subjects.HANDLED_UPDATES_BUCKET) -> None:
-        self._kv, self._nc = kv, nc
+    def __init__(self, nc: Client, bucket: str = subjects.HANDLED_UPDATES_BUCKET) -> None:
+        self._nc = nc
         self._subject_prefix = f"$KV.{bucket}."
+        # Direct gets: a replica that has not caught up yet at worst lets a redelivery run again.
+        self._reader = KvLatestReader(RequestMux(nc), bucket, direct=True)
 
     async def seen(self, key: str) -> bool:
         try:
-            await self._kv.get(key)
-            return True
-        except KeyNotFoundError:
-            return False
+            return (await self._reader.latest(key)).value is not None
         except Exception as exc:  # at-least-once: when in doubt, handle (handlers tolerate a repeat)
             log.warning("cannot read handled_updates[%s]: %s; handling it", key, exc)
             return False

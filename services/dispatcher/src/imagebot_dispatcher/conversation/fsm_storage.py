@@ -35,13 +35,14 @@ from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
-from nats.js.kv import KeyValue
+
+from imagebot_common.nats.kv_reads import KvLatestReader
+from imagebot_common.nats.requests import RequestMux
 
 T = TypeVar("T")
 _PLAIN_TOKEN = re.compile(r"^[-_=a-zA-Z0-9]+$")
 _CAS_ATTEMPTS = 5
 _WRONG_LAST_SEQUENCE = (10071, 10164)
-_STREAM_NOT_FOUND = 10059
 
 
 class FsmStorageUnavailable(RuntimeError):
@@ -130,7 +131,6 @@ class NatsKvStorage(BaseStorage):
     def __init__(
         self,
         nc: Client,
-        kv: KeyValue,
         *,
         bucket: str,
         key_builder: KeyBuilder | None = None,
@@ -139,7 +139,8 @@ class NatsKvStorage(BaseStorage):
     ) -> None:
         self._nc = nc
         self._js: JetStreamContext = nc.jetstream()
-        self._kv = kv
+        # Leader reads: a replica's stale copy of a conversation would send it the wrong way.
+        self._reader = KvLatestReader(RequestMux(nc), bucket, direct=False, timeout=timeout)
         self._subject_prefix = f"$KV.{bucket}."
         self.key_builder = key_builder or KvKeyBuilder()
         self.ttl = ttl or None
@@ -182,13 +183,11 @@ class NatsKvStorage(BaseStorage):
         remembered = _open_memory()
         if remembered is not None and kv_key in remembered:
             return remembered[kv_key]
-        try:
-            entry = await self._call(self._kv.get(kv_key))
-            record = _Record.decode(entry.value or b"null", entry.revision or 0)
-        except KeyNotFoundError as exc:
-            marker = exc.entry
-            revision = (marker.revision or 0) if marker is not None else 0
-            record = _Record(revision=revision, bucket_seen=not _bucket_missing(exc))
+        latest = await self._call(self._reader.latest(kv_key))
+        if latest.value is None:  # never written, or deleted / purged (a marker's revision guards the next write)
+            record = _Record(revision=latest.revision, bucket_seen=latest.bucket_exists)
+        else:
+            record = _Record.decode(latest.value or b"null", latest.revision)
         return self._remember(kv_key, record)
 
     @staticmethod
@@ -262,9 +261,3 @@ class NatsKvStorage(BaseStorage):
 
     async def close(self) -> None:
         """The NATS connection belongs to the process, not to the storage."""
-
-
-def _bucket_missing(exc: KeyNotFoundError) -> bool:
-    """nats-py reports a missing stream on a KV read as a missing key; the API error it replaced says which."""
-    cause = exc.__context__
-    return isinstance(cause, APIError) and getattr(cause, "err_code", None) == _STREAM_NOT_FOUND

@@ -57,13 +57,13 @@ class Conversation:
         settings, js = self._settings, self._js
         replicas = settings.nats_replicas
         timeout = settings.conversation_kv_timeout_seconds
-        fsm_kv = await topology.ensure_key_value(js, topology.fsm_bucket(replicas))
+        await topology.ensure_key_value(js, topology.fsm_bucket(replicas))
         quota_kv = await topology.ensure_key_value(js, topology.quotas_bucket(replicas))
         delivered_kv = await topology.ensure_key_value(
             js, topology.delivered_results_bucket(settings.delivered_results_ttl_seconds, replicas)
         )
         ttl = settings.fsm_ttl_seconds or None
-        storage = NatsKvStorage(self._nc, fsm_kv, bucket=subjects.FSM_BUCKET, ttl=ttl, timeout=timeout)
+        storage = NatsKvStorage(self._nc, bucket=subjects.FSM_BUCKET, ttl=ttl, timeout=timeout)
         limits = QuotaLimits(
             active=settings.active_jobs_per_user,
             active_ttl=settings.active_job_ttl_seconds,
