@@ -3,7 +3,9 @@
 The dispatcher reads two keys per update (has it been handled? the conversation's FSM record). nats-py's
 `kv.get` validates the key and stream name with regular expressions, builds the request with json, goes
 through `nc.request`, and for a leader read decodes the answer with json and its headers with the email
-package. Measured one read at a time: 139 → 84 µs of CPU for a direct get, 188 → 86 µs for a leader read.
+package. Measured one read at a time: 139 → 84 µs of CPU for a direct get, 188 → 86 µs for a leader read;
+at 300 /start per s through the whole stack, 2,414 → 2,228 µs of dispatcher CPU per /start (4 interleaved
+rounds, median).
 
 Two ways to read, as in nats-py:
 - direct (the bucket has `allow_direct`): `$JS.API.DIRECT.GET.<stream>.<subject>`, answered by any replica;
