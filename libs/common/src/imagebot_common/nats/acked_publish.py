@@ -20,9 +20,7 @@ from nats.aio.msg import Msg
 from nats.js.api import Header, PubAck
 from nats.js.errors import APIError, NoStreamResponseError
 
-from imagebot_common.nats.requests import RequestMux
-
-NO_RESPONDERS = "503"  # the status nats-server answers a request with when no stream takes the subject
+from imagebot_common.nats.requests import RequestMux, decode_json_reply
 
 
 class _AckReply(msgspec.Struct):
@@ -61,14 +59,7 @@ class AckedPublisher:
 
 
 def _pub_ack(reply: Msg) -> PubAck:
-    if not reply.data:
-        if reply.headers and reply.headers.get(Header.STATUS) == NO_RESPONDERS:
-            raise NoStreamResponseError
-        raise APIError(description=f"empty reply to a publish (headers {reply.headers})")
-    try:
-        ack = _decode_ack(reply.data)
-    except msgspec.DecodeError as exc:
-        raise APIError(description=f"unreadable reply to a publish: {exc}") from exc
+    ack = decode_json_reply(reply, _decode_ack, "a publish", no_responders=NoStreamResponseError)
     if ack.error is not None:
         raise APIError.from_error(ack.error)  # from_error raises the error's own class itself, as in nats-py
     return PubAck(stream=ack.stream, seq=ack.seq, domain=ack.domain, duplicate=ack.duplicate)

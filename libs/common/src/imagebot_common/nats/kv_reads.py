@@ -26,7 +26,7 @@ from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.js.errors import APIError
 
-from imagebot_common.nats.requests import RequestMux
+from imagebot_common.nats.requests import NO_RESPONDERS, RequestMux, decode_json_reply
 
 _NOT_FOUND = 10037  # "no message found"
 _STREAM_NOT_FOUND = 10059
@@ -77,7 +77,7 @@ def _from_direct_reply(reply: Msg) -> KvLatest:
     status = headers.get(_STATUS)
     if status == "404":
         return KvLatest(None)
-    if status == "503":  # nothing serves direct gets of this stream: it is missing, or not allow_direct
+    if status == NO_RESPONDERS:  # nothing serves direct gets of this stream: it is missing, or not allow_direct
         raise NoRespondersError
     if status is not None:
         raise APIError(code=int(status) if status.isdigit() else None, description=f"direct get answered {status}")
@@ -88,14 +88,7 @@ def _from_direct_reply(reply: Msg) -> KvLatest:
 
 
 def _from_leader_reply(reply: Msg) -> KvLatest:
-    if not reply.data:  # no JetStream at all answers with a bare 503 status
-        if (reply.headers or {}).get(_STATUS) == "503":
-            raise NoRespondersError
-        raise APIError(description=f"empty reply to a message get (headers {reply.headers})")
-    try:
-        answer = _decode_leader_reply(reply.data)
-    except msgspec.DecodeError as exc:
-        raise APIError(description=f"unreadable reply to a message get: {exc}") from exc
+    answer = decode_json_reply(reply, _decode_leader_reply, "a message get", no_responders=NoRespondersError)
     if answer.error is not None:
         code = answer.error.get("err_code")
         if code == _NOT_FOUND:

@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
+from typing import TypeVar
 
+import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import APIError
+
+T = TypeVar("T")
+NO_RESPONDERS = "503"  # the status nats-server answers with when nothing serves the subject
 
 
 class RequestMux:
@@ -67,3 +74,16 @@ class RequestMux:
 def _expire(future: asyncio.Future[Msg]) -> None:
     if not future.done():
         future.set_exception(NatsTimeoutError())
+
+
+def decode_json_reply(reply: Msg, decode: Callable[[bytes], T], what: str, *, no_responders: type[Exception]) -> T:
+    """A JetStream API answer, decoded. An empty reply with status 503 (nothing serves the subject: no such
+    stream, or no JetStream) raises `no_responders`; any other empty or unreadable one raises APIError."""
+    if not reply.data:
+        if (reply.headers or {}).get("Status") == NO_RESPONDERS:
+            raise no_responders
+        raise APIError(description=f"empty reply to {what} (headers {reply.headers})")
+    try:
+        return decode(reply.data)
+    except msgspec.DecodeError as exc:
+        raise APIError(description=f"unreadable reply to {what}: {exc}") from exc
