@@ -34,7 +34,7 @@ from aiogram.fsm.storage.base import DEFAULT_DESTINY, BaseStorage, KeyBuilder, S
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import APIError, KeyWrongLastSequenceError
 
 from imagebot_common.nats.kv_reads import KvLatestReader
 from imagebot_common.nats.requests import RequestMux
@@ -170,7 +170,7 @@ class NatsKvStorage(BaseStorage):
         try:
             async with asyncio.timeout(self._timeout):  # not wait_for: that wraps the call in a task of its own
                 return await operation
-        except (KeyNotFoundError, KeyWrongLastSequenceError):
+        except KeyWrongLastSequenceError:
             raise
         except APIError as exc:
             if exc.err_code in _WRONG_LAST_SEQUENCE:
