@@ -88,7 +88,7 @@ async def test_the_health_server_of_a_service_whose_client_nats_py_closed_answer
     for service in two_services:
         assert (await probe(service.base, "/healthz")).status_code == 200
 
-    shedding_nats.shed_to(1)
+    await shedding_nats.shed_to(1)
     (shed,) = await wait_until(
         lambda: [s for s in two_services if closed_for_good(s.nc)], message="nats-py closed one client"
     )
@@ -154,7 +154,7 @@ async def test_a_gateway_whose_client_nats_py_closed_stops_so_that_it_is_started
     whose NATS client is gone for good logs why and stops, like on SIGTERM, instead of lingering unready."""
     assert await shedding_nats.connections() == 2  # one NATS connection per gateway, nothing else
 
-    shedding_nats.shed_to(1)
+    await shedding_nats.shed_to(1)
 
     def stopped() -> list[Gateway]:
         return [g for g in two_gateways if g.returncode is not None]
