@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 
@@ -47,16 +48,23 @@ async def test_every_chat_runs_in_stream_order_while_many_chats_run_concurrently
 async def test_handlers_in_flight_grow_with_active_chats_beyond_the_partition_count(
     js: JetStreamContext, replicas: Replicas
 ):
+    """Every handler waits until all 200 have started: only an engine that runs them all at once finishes."""
     await create_updates_stream(js, partitions=4)
-    conversation = ScriptedConversation()
-    await replicas.start(conversation, options(workers=500))
     chats = [5000 + i for i in range(200)]
+    all_started = asyncio.Event()
 
-    await publish_chats(js, chats, per_chat=1, text="sleep:300")
-    await wait_until(lambda: conversation.handled_count == 200, timeout=30, message="200 updates handled")
+    async def wait_for_all_chats(chat: int, message_id: int, update_id: int) -> None:
+        if conversation.in_flight == len(chats):
+            all_started.set()
+        await all_started.wait()
 
-    assert conversation.max_in_flight >= 150, conversation.max_in_flight
-    print(f"\n200 chats on 4 partitions, 300 ms handlers: max in flight {conversation.max_in_flight}")
+    conversation = ScriptedConversation(on_started=wait_for_all_chats)
+    await replicas.start(conversation, options(workers=500))
+
+    await publish_chats(js, chats, per_chat=1)
+    await wait_until(lambda: conversation.handled_count == 200, timeout=30, message="200 handlers in flight at once")
+
+    assert conversation.max_in_flight == 200
 
 
 async def test_the_global_worker_limit_bounds_handlers_in_flight(js: JetStreamContext, replicas: Replicas):
