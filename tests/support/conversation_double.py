@@ -2,7 +2,8 @@
 
 The update's `message.text` says what to do: `sleep:<ms>` waits, `fail:<reason>` raises; `message.message_id` is
 the chat's sequence number, so the order the handlers ran in is visible. Hooks let a test or a replica process
-record what started and what finished.
+record what started and what finished. Its read ahead is a token naming the update, and each handler call notes
+the one it was given.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class ScriptedConversation:
         self._delay, self._on_started, self._on_handled = delay, on_started, on_handled
         self.handled: dict[int, list[int]] = defaultdict(list)  # chat -> message ids, in handling order
         self.attempts: dict[int, int] = defaultdict(int)  # update id -> calls
+        self.read_aheads: dict[int, list[object | None]] = defaultdict(list)  # update id -> one per call
         self.events: list[tuple[str, bytes, dict[str, str]]] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -43,10 +45,21 @@ class ScriptedConversation:
     def handled_count(self) -> int:
         return sum(len(ids) for ids in self.handled.values())
 
-    async def handle_update(self, update: dict[str, Any], *, update_id: int, headers: Mapping[str, str]) -> None:
+    async def read_ahead(self, update: dict[str, Any]) -> object | None:
+        return ("read ahead", update["update_id"])
+
+    async def handle_update(
+        self,
+        update: dict[str, Any],
+        *,
+        update_id: int,
+        headers: Mapping[str, str],
+        read_ahead: object | None = None,
+    ) -> None:
         message = update["message"]
         chat, message_id, text = message["chat"]["id"], message["message_id"], message.get("text", "")
         self.attempts[update_id] += 1
+        self.read_aheads[update_id].append(read_ahead)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:

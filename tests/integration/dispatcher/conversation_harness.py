@@ -67,8 +67,10 @@ class ChatDriver:
     language_code: str = "ru"
 
     async def feed(self, update_id: int) -> dict[str, Any]:
+        """As the engine feeds an update's first attempt: read ahead, then handled with what was read."""
         update = await self.control.pending_update(update_id)
-        await self.conversation.handle_update(update, update_id=update_id, headers={})
+        ahead = await self.conversation.read_ahead(update)
+        await self.conversation.handle_update(update, update_id=update_id, headers={}, read_ahead=ahead)
         return update
 
     async def send(self, text: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from tests.integration.dispatcher.consumer_support import (
     BOT_ID,
     Replicas,
     create_updates_stream,
+    options,
     publish_update,
     replicas_fixture,  # noqa: F401 - the `replicas` fixture
 )
@@ -32,10 +33,24 @@ async def test_the_same_update_id_delivered_twice_is_handled_once(js: JetStreamC
     await wait_until(lambda: engine.stats.duplicates == 1, message="second copy recognised")
 
     assert conversation.attempts[5001] == 1
+    assert conversation.read_aheads[5001] == [("read ahead", 5001)], "the duplicate's handler never ran"
     assert (await js.stream_info(subjects.UPDATES_STREAM)).state.messages == 0, "the duplicate was acked too"
     kv = await js.key_value(subjects.HANDLED_UPDATES_BUCKET)
     assert (await kv.get(f"{BOT_ID}.5001")).value == b"handled"
     assert (await js.stream_info(f"KV_{subjects.HANDLED_UPDATES_BUCKET}")).config.max_age >= 25 * 3600
+
+
+async def test_an_update_s_read_ahead_goes_to_its_first_attempt_and_a_retry_reads_afresh(
+    js: JetStreamContext, replicas: Replicas
+):
+    await create_updates_stream(js, partitions=2)
+    conversation = ScriptedConversation()
+    engine = await replicas.start(conversation, options(handler_attempts=3))
+
+    await publish_update(js, 78, 1, "fail:always", update_id=5101)
+    await wait_until(lambda: engine.stats.dead_lettered == 1, message="dead-lettered after 3 attempts")
+
+    assert conversation.read_aheads[5101] == [("read ahead", 5101), None, None]
 
 
 async def test_an_event_with_an_already_handled_msg_id_is_skipped(js: JetStreamContext, replicas: Replicas):

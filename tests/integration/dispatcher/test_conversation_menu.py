@@ -75,8 +75,9 @@ async def test_the_catalog_lists_z_image_first_and_picking_a_model_asks_for_the_
     assert "Опишите картинку" in (await chat.last_bot_message())["text"]
 
 
+@pytest.mark.parametrize("first_attempt", [True, False], ids=["with its read ahead", "a retry"])
 async def test_start_answers_fast_with_the_fallback_menu_while_nats_is_down(
-    make_conversation: MakeConversation, nats_server: NatsServer, nc
+    make_conversation: MakeConversation, nats_server: NatsServer, nc, first_attempt: bool
 ):
     conversation, control = await make_conversation()
     chat = ChatDriver(conversation, control)
@@ -86,7 +87,8 @@ async def test_start_answers_fast_with_the_fallback_menu_while_nats_is_down(
     await wait_until(lambda: not nc.is_connected, timeout=5, message="the client to notice the outage")
     try:
         started = time.monotonic()
-        await conversation.handle_update(update, update_id=sent["update_id"], headers={})
+        ahead = await conversation.read_ahead(update) if first_attempt else None
+        await conversation.handle_update(update, update_id=sent["update_id"], headers={}, read_ahead=ahead)
         elapsed = time.monotonic() - started
     finally:
         nats_server.start()

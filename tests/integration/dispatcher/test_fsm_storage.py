@@ -242,6 +242,44 @@ async def test_a_record_changed_elsewhere_during_an_update_is_read_again_and_no_
     assert await other.get_data(key=storage_key) == {"theirs": 1, "ours": 2}
 
 
+async def test_a_record_read_ahead_is_the_update_s_first_read_and_costs_no_round_trip_of_its_own(
+    storage: NatsKvStorage, nc: Client, storage_key: StorageKey
+):
+    await storage.set_state(key=storage_key, state="s")
+    ahead = await storage.read_ahead(storage_key)  # what the dispatcher does beside its handled-check
+
+    before = sent_messages(nc)
+    with storage.remembering_reads(ahead):
+        assert await storage.get_state(key=storage_key) == "s"
+        await storage.set_state(key=storage_key, state="s")  # unchanged: not written
+    assert sent_messages(nc) == before
+
+
+async def test_a_record_changed_after_its_read_ahead_is_read_again_before_a_write_and_no_field_is_lost(
+    nc: Client, js: JetStreamContext, storage_key: StorageKey
+):
+    ours, other = await make_storage(nc, js), await make_storage(nc, js)
+    ahead = await ours.read_ahead(storage_key)
+    await other.set_data(key=storage_key, data={"theirs": 1})
+
+    with ours.remembering_reads(ahead):
+        assert await ours.update_data(key=storage_key, data={"ours": 2}) == {"theirs": 1, "ours": 2}
+
+
+async def test_a_failed_read_ahead_fails_the_first_read_without_a_second_wait_and_the_next_read_asks_again(
+    nc: Client, js: JetStreamContext, storage_key: StorageKey
+):
+    hurried, storage = await make_storage(nc, js, timeout=1e-6), await make_storage(nc, js)
+    ahead = await hurried.read_ahead(storage_key)  # timed out: kept, not raised
+
+    before = sent_messages(nc)
+    with storage.remembering_reads(ahead):
+        with pytest.raises(FsmStorageUnavailable):
+            await storage.get_state(key=storage_key)  # what /start's degraded answer relies on
+        assert sent_messages(nc) == before
+        assert await storage.get_state(key=storage_key) is None
+
+
 async def test_a_task_started_during_an_update_reads_from_the_server_once_the_update_is_over(
     nc: Client, js: JetStreamContext, storage_key: StorageKey
 ):

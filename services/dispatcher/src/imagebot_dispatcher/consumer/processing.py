@@ -1,5 +1,8 @@
 """One message, start to finish: trace span, dedup, the handler with bounded retries, then ack or dead-letter.
 
+The dedup check (a KV read) runs beside the conversation's read ahead of an update (its FSM record, another KV
+read), so an update waits for one server round trip before its handler, not two.
+
 The handler runs at most `handler_attempts` times with short exponential backoff (a Telegram `retry_after` on
 the exception stretches the wait, capped), each try bounded by `handler_timeout`, so a poison message delays
 only its own chat by a bounded time before it is copied to DEAD_LETTERS and terminated.
@@ -46,7 +49,8 @@ class EngineStats:
 @dataclass(frozen=True)
 class _Call:
     key: str | None  # idempotency key, None when the message carries nothing to dedup on
-    run: Callable[[], Awaitable[None]]
+    run: Callable[[object | None], Awaitable[None]]  # given the read ahead (None on a retry)
+    read_ahead: Callable[[], Awaitable[object | None]] | None = None
 
 
 class MessageProcessor:
@@ -80,13 +84,14 @@ class MessageProcessor:
         except ValueError as exc:
             await self._dead_letter(envelope, "unparsable", str(exc), span, key=None)
             return
-        if call.key is not None and await self._registry.seen(call.key):
+        seen, ahead = await self._check_and_read_ahead(call)
+        if seen:
             span.set_attribute("imagebot.duplicate", True)
             self.stats.duplicates += 1
             metrics.DUPLICATES.labels(kind).inc()
             await self._held.ack(envelope)
             return
-        error = await self._run_with_retries(call, kind, span)
+        error = await self._run_with_retries(call, ahead, kind, span)
         if error is not None:
             await self._dead_letter(envelope, "handler_error", error, span, key=call.key)
             return
@@ -95,6 +100,15 @@ class MessageProcessor:
         await self._held.ack(envelope)
         self.stats.handled += 1
         metrics.HANDLED.labels(kind).inc()
+
+    async def _check_and_read_ahead(self, call: _Call) -> tuple[bool, object | None]:
+        """Was it handled already, and the conversation's read ahead: both at once when there are both."""
+        if call.key is None:
+            return False, None
+        if call.read_ahead is None:
+            return await self._registry.seen(call.key), None
+        seen, ahead = await asyncio.gather(self._registry.seen(call.key), call.read_ahead())
+        return seen, ahead
 
     def _call_for(self, envelope: Envelope) -> _Call:
         headers = dict(envelope.msg.headers or {})
@@ -106,10 +120,12 @@ class MessageProcessor:
             update_id = update.get("update_id") if isinstance(update, dict) else None
             if not isinstance(update_id, int) or isinstance(update_id, bool):
                 raise ValueError("update has no integer update_id")
-            return _Call(
-                update_key(self._options.bot_id, update_id),
-                lambda: self._conversation.handle_update(update, update_id=update_id, headers=headers),
-            )
+            conversation = self._conversation
+
+            def handle(ahead: object | None) -> Awaitable[None]:
+                return conversation.handle_update(update, update_id=update_id, headers=headers, read_ahead=ahead)
+
+            return _Call(update_key(self._options.bot_id, update_id), handle, lambda: conversation.read_ahead(update))
         event_type = headers.get(EVENT_TYPE_HEADER)
         if not event_type:
             raise ValueError(f"event without a {EVENT_TYPE_HEADER} header")
@@ -117,16 +133,17 @@ class MessageProcessor:
         payload = envelope.msg.data
         return _Call(
             event_key(msg_id) if msg_id else None,
-            lambda: self._conversation.handle_event(event_type, payload, headers=headers),
+            lambda _: self._conversation.handle_event(event_type, payload, headers=headers),
         )
 
-    async def _run_with_retries(self, call: _Call, kind: str, span: Span) -> str | None:
-        """None on success, else a description of the last failure."""
+    async def _run_with_retries(self, call: _Call, ahead: object | None, kind: str, span: Span) -> str | None:
+        """None on success, else a description of the last failure. Only the first attempt gets the read ahead:
+        a retry reads what the failed attempt may have changed."""
         started = time.monotonic()
         attempts = self._options.handler_attempts
         try:
             for attempt in range(1, attempts + 1):
-                exc = await self._attempt(call)
+                exc = await self._attempt(call, ahead if attempt == 1 else None)
                 if exc is None:
                     return None
                 self.stats.handler_failures += 1
@@ -140,14 +157,14 @@ class MessageProcessor:
         finally:
             metrics.HANDLER_DURATION.labels(kind).observe(time.monotonic() - started)
 
-    async def _attempt(self, call: _Call) -> Exception | None:
+    async def _attempt(self, call: _Call, ahead: object | None) -> Exception | None:
         async with self._workers:  # the global in-flight limit; released during backoff sleeps
             self.stats.in_flight += 1
             self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
             metrics.IN_FLIGHT.inc()
             try:
                 async with asyncio.timeout(self._options.handler_timeout):
-                    await call.run()
+                    await call.run(ahead)
                 return None
             except Exception as exc:
                 return exc

@@ -1,7 +1,8 @@
 """The dispatcher's conversation behind one seam: the consumption engine feeds it updates and events.
 
 `build_conversation` makes the process's one Bot; `start()` provisions the conversation's buckets and builds
-the aiogram Dispatcher; `handle_update` feeds one raw update to it and `handle_event` delivers an image
+the aiogram Dispatcher; `read_ahead` parses an update and reads its FSM record before the engine knows the
+update is new (read_ahead.py); `handle_update` feeds the update to aiogram and `handle_event` delivers an image
 result. Both raise on failure, so the engine can retry and dead-letter.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.types import Update
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -26,6 +28,7 @@ from imagebot_dispatcher.conversation.jobs import JobPublisher
 from imagebot_dispatcher.conversation.middlewares import TextsMiddleware
 from imagebot_dispatcher.conversation.models import ModelChoice, load_catalog_or_none
 from imagebot_dispatcher.conversation.quotas import QuotaBook, QuotaLimits
+from imagebot_dispatcher.conversation.read_ahead import UpdateReadAhead, read_ahead
 from imagebot_dispatcher.conversation.results import ResultDelivery
 from imagebot_dispatcher.conversation.routers import include_conversation_routers
 from imagebot_dispatcher.conversation.telegram_session import create_bot
@@ -46,6 +49,7 @@ class Conversation:
         self._js = js
         self.bot = bot
         self._dp: Dispatcher | None = None
+        self._storage: NatsKvStorage | None = None
         self._results: ResultDelivery | None = None
         self._commands_task: asyncio.Task[bool] | None = None
 
@@ -86,18 +90,36 @@ class Conversation:
         for observer in (dp.message, dp.callback_query, dp.my_chat_member):
             observer.middleware(HandlerName())
         include_conversation_routers(dp)
-        self._dp = dp
+        self._dp, self._storage = dp, storage
         self._results = ResultDelivery(
             self.bot, js, deliveries, quotas, fetch_timeout=settings.image_fetch_timeout_seconds
         )
         self._commands_task = asyncio.create_task(register_commands(self.bot), name="register-bot-commands")
         log.info("conversation ready (bot %s, %d model(s) offered)", self.bot.id, len(models.offered))
 
-    async def handle_update(self, update: dict[str, Any], *, update_id: int, headers: Mapping[str, str]) -> None:
+    async def read_ahead(self, update: dict[str, Any]) -> UpdateReadAhead | None:
+        if self._dp is None or self._storage is None:
+            raise RuntimeError("Conversation.start() has not been called")
+        return await read_ahead(self._dp.fsm, self._storage, self.bot, update)
+
+    async def handle_update(
+        self,
+        update: dict[str, Any],
+        *,
+        update_id: int,
+        headers: Mapping[str, str],
+        read_ahead: object | None = None,
+    ) -> None:
         if self._dp is None:
             raise RuntimeError("Conversation.start() has not been called")
-        with NatsKvStorage.remembering_reads():
-            await self._dp.feed_raw_update(self.bot, update, nats_headers=dict(headers), engine_update_id=update_id)
+        ahead = read_ahead if isinstance(read_ahead, UpdateReadAhead) else None
+        parsed = ahead.update if ahead is not None else Update.model_validate(update, context={"bot": self.bot})
+        with NatsKvStorage.remembering_reads(ahead.fsm_record if ahead is not None else None):
+            try:
+                await self._dp.feed_update(self.bot, parsed)
+            except Exception:  # what aiogram's feed_raw_update logs: the traceback a retry's one line lacks
+                log.exception("update %d failed in its handler", update_id)
+                raise
 
     async def handle_event(self, event_type: str, payload: bytes, *, headers: Mapping[str, str]) -> None:
         if self._results is None:
