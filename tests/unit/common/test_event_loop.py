@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Iterator
 
+import pytest
 import uvloop
 
-from imagebot_common.event_loop import run_service
+from imagebot_common.event_loop import SERVING_GC_THRESHOLDS, run_service
+
+
+@pytest.fixture(autouse=True)
+def collector_thresholds_restored() -> Iterator[None]:
+    before = gc.get_threshold()
+    yield
+    gc.set_threshold(*before)
 
 
 def test_the_main_coroutine_runs_on_uvloop_and_its_result_is_returned() -> None:
@@ -28,5 +37,16 @@ def test_objects_alive_at_start_up_are_no_longer_scanned_by_the_collector() -> N
 
     try:
         assert run_service(main()) >= len(long_lived)
+    finally:
+        gc.unfreeze()
+
+
+def test_while_serving_the_young_generation_is_collected_far_less_often() -> None:
+    async def main() -> tuple[int, ...]:
+        return gc.get_threshold()
+
+    try:
+        assert run_service(main()) == SERVING_GC_THRESHOLDS
+        assert SERVING_GC_THRESHOLDS[0] >= 10 * 700  # CPython's default
     finally:
         gc.unfreeze()
