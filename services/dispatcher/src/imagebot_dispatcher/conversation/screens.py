@@ -36,7 +36,7 @@ async def send_main_menu(
     bot: Bot, chat_id: int, texts: Texts, models: ModelChoice | None, *, degraded: bool = False
 ) -> None:
     """The menu must always go out: if the full one cannot be built, the fallback one is sent."""
-    markup: InlineKeyboardMarkup = keyboards.fallback_menu(texts)
+    markup: InlineKeyboardMarkup | None = None
     if not degraded:
         try:
             if models is None:
@@ -49,7 +49,7 @@ async def send_main_menu(
     if degraded:
         metrics.START_DEGRADED.inc()
         text += "\n\n" + texts.degraded_note
-    await bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
+    await bot.send_message(chat_id=chat_id, text=text, reply_markup=markup or keyboards.fallback_menu(texts))
 
 
 def help_text(texts: Texts, settings: ConversationSettings) -> str:
