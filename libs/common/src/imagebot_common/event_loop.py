@@ -29,9 +29,9 @@ SERVING_GC_THRESHOLDS = (20_000, 20, 10)
 def freeze_startup_heap() -> None:
     gc.collect()  # what is garbage now must not be frozen for ever
     gc.freeze()
-    gc.set_threshold(*SERVING_GC_THRESHOLDS)
 
 
 def run_service(main: Coroutine[Any, Any, T]) -> T:
     freeze_startup_heap()
+    gc.set_threshold(*SERVING_GC_THRESHOLDS)
     return uvloop.run(main)
