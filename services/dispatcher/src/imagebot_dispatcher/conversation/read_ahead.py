@@ -30,6 +30,11 @@ class UpdateReadAhead:
     fsm_record: RecordReadAhead | None  # None: the update belongs to no conversation (e.g. an inline query)
 
 
+def parse_update(bot: Bot, raw_update: dict[str, Any]) -> Update:
+    """What aiogram's feed_raw_update does first: the Update, bound to the bot (raises ValidationError)."""
+    return Update.model_validate(raw_update, context={"bot": bot})
+
+
 def fsm_key_of(fsm: FSMContextMiddleware, bot: Bot, update: Update) -> StorageKey | None:
     """The storage key aiogram's FSM middleware will resolve for this update."""
     event = UserContextMiddleware.resolve_event_context(update)
@@ -49,7 +54,7 @@ async def read_ahead(
     """None when any of it fails (an update aiogram cannot parse, an unreadable record): handling the update
     then does the same work itself, and fails it the usual way, retried and dead-lettered."""
     try:
-        update = Update.model_validate(raw_update, context={"bot": bot})
+        update = parse_update(bot, raw_update)
         key = fsm_key_of(fsm, bot, update)
         return UpdateReadAhead(update, await storage.read_ahead(key) if key is not None else None)
     except Exception as exc:

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.types import Update
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -28,7 +27,7 @@ from imagebot_dispatcher.conversation.jobs import JobPublisher
 from imagebot_dispatcher.conversation.middlewares import TextsMiddleware
 from imagebot_dispatcher.conversation.models import ModelChoice, load_catalog_or_none
 from imagebot_dispatcher.conversation.quotas import QuotaBook, QuotaLimits
-from imagebot_dispatcher.conversation.read_ahead import UpdateReadAhead, read_ahead
+from imagebot_dispatcher.conversation.read_ahead import UpdateReadAhead, parse_update, read_ahead
 from imagebot_dispatcher.conversation.results import ResultDelivery
 from imagebot_dispatcher.conversation.routers import include_conversation_routers
 from imagebot_dispatcher.conversation.telegram_session import create_bot
@@ -113,7 +112,7 @@ class Conversation:
         if self._dp is None:
             raise RuntimeError("Conversation.start() has not been called")
         ahead = read_ahead if isinstance(read_ahead, UpdateReadAhead) else None
-        parsed = ahead.update if ahead is not None else Update.model_validate(update, context={"bot": self.bot})
+        parsed = ahead.update if ahead is not None else parse_update(self.bot, update)
         with NatsKvStorage.remembering_reads(ahead.fsm_record if ahead is not None else None):
             try:
                 await self._dp.feed_update(self.bot, parsed)
