@@ -14,6 +14,8 @@ from typing import Any
 Entity = dict[str, Any]
 
 _TAG_NAME = re.compile(r"[A-Za-z0-9-]*")
+_CHAR_REFERENCE = re.compile(r"&(lt|gt|amp|quot|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
+_MARKUP = re.compile(r"[<&]")
 _ATTR = re.compile(r"""\s*([A-Za-z0-9_-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
 _SIMPLE_TAGS = {
     "b": "bold",
@@ -92,31 +94,39 @@ def _entity_for(tag: str, attrs: dict[str, str], offset: int, length: int) -> En
     return entity
 
 
+def _at(text: str, index: int) -> str:
+    """Where Telegram's error messages point: the UTF-8 byte offset of `text[index]`."""
+    return f"at byte offset {len(text[:index].encode())}"
+
+
 def parse_html(text: str) -> tuple[str, list[Entity]]:
+    # Linear in the text: plain runs are copied whole, and byte offsets are counted only for an error message
+    # (counting them per character made a menu text cost the emulator more than the request around it).
     out = TextBuilder()
     stack: list[tuple[str, dict[str, str], int]] = []
     entities: list[Entity] = []
     i, n = 0, len(text)
     while i < n:
         char = text[i]
-        byte = len(text[:i].encode())
         if char == "&":
-            match = re.match(r"&(lt|gt|amp|quot|#\d{1,7}|#x[0-9a-fA-F]{1,6});", text[i:])
+            match = _CHAR_REFERENCE.match(text, i)
             out.add(html.unescape(match.group()) if match else "&")
             i += len(match.group()) if match else 1
         elif char != "<":
-            out.add(char)
-            i += 1
+            run_end = _MARKUP.search(text, i)
+            end = run_end.start() if run_end else n
+            out.add(text[i:end])
+            i = end
         elif text.startswith("</", i):
             end = text.find(">", i)
             if end < 0:
-                raise EntityError(f"Unclosed end tag at byte offset {byte}")
+                raise EntityError(f"Unclosed end tag {_at(text, i)}")
             name = text[i + 2 : end].strip().lower()
             if not stack:
-                raise EntityError(f"Unexpected end tag at byte offset {byte}")
+                raise EntityError(f"Unexpected end tag {_at(text, i)}")
             tag, attrs, start = stack.pop()
             if name != tag:
-                raise EntityError(f'Unmatched end tag at byte offset {byte}, expected "</{tag}>", found "</{name}>"')
+                raise EntityError(f'Unmatched end tag {_at(text, i)}, expected "</{tag}>", found "</{name}>"')
             if tag == "code" and stack and stack[-1][0] == "pre" and attrs.get("class", "").startswith("language-"):
                 stack[-1][1]["language"] = attrs["class"].removeprefix("language-")
             elif out.pos > start and (entity := _entity_for(tag, attrs, start, out.pos - start)):
@@ -125,16 +135,16 @@ def parse_html(text: str) -> tuple[str, list[Entity]]:
         else:
             name = _TAG_NAME.match(text, i + 1).group().lower()  # type: ignore[union-attr]
             if name not in _ALL_TAGS:
-                raise EntityError(f'Unsupported start tag "{name}" at byte offset {byte}')
+                raise EntityError(f'Unsupported start tag "{name}" {_at(text, i)}')
             close = text.find(">", i)
             if close < 0:
-                raise EntityError(f"Unclosed start tag at byte offset {byte}")
+                raise EntityError(f"Unclosed start tag {_at(text, i)}")
             attrs = {
                 m[1].lower(): html.unescape(m[2] or m[3] or m[4] or "")
                 for m in _ATTR.finditer(text, i + 1 + len(name), close)
             }
             if name == "span" and attrs.get("class") != "tg-spoiler":
-                raise EntityError('Tag "span" must have class "tg-spoiler" at byte offset ' + str(byte))
+                raise EntityError(f'Tag "span" must have class "tg-spoiler" {_at(text, i)}')
             stack.append((name, attrs, out.pos))
             i = close + 1
     if stack:

@@ -10,9 +10,9 @@ import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, MultipartReader, web
+from yarl import URL
 
 from .errors import ApiError, bad_request
 
@@ -158,7 +158,10 @@ def parse_body(content_type: str, body: bytes, values: dict[str, Any]) -> None:
             raise bad_request("can't parse request JSON object")
         values.update(data)
     elif content_type == "application/x-www-form-urlencoded":
-        values.update(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+        # yarl's decoder (C) gives what urllib's parse_qsl(keep_blank_values=True) gives, at a tenth of the cost:
+        # aiogram sends every method as a form, and this was a fifth of the emulator's CPU per sendMessage.
+        form = URL.build(query_string=body.decode("utf-8", errors="replace"), encoded=True).query
+        values.update(form.items())
 
 
 async def read_params(request: web.Request) -> Params:
