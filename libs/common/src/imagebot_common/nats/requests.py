@@ -4,8 +4,8 @@
 wraps the wait in `asyncio.wait_for`. Here one subscription (`<inbox>.*`, made on first use; nats-py restores it
 after a reconnect) takes every reply, a reply subject ends in a counter, and the deadline is one timer handle.
 The gateway's PubAck waits and the dispatcher's KV reads go through it (bench: ~55 µs less CPU per direct KV
-read, ~100 µs per leader read with its JSON, measured one at a time). A request is written to the socket at
-once (send_now). A reply after its deadline finds nobody waiting and is dropped.
+read, ~100 µs per leader read with its JSON, measured one at a time). A reply after its deadline finds nobody
+waiting and is dropped.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import APIError
-
-from imagebot_common.nats.send_now import send_now
 
 T = TypeVar("T")
 NO_RESPONDERS = "503"  # the status nats-server answers with when nothing serves the subject
@@ -55,7 +53,6 @@ class RequestMux:
         deadline = loop.call_later(timeout, _expire, future)
         try:
             await self._nc.publish(subject, payload, reply=self._prefix + token, headers=headers)
-            send_now(self._nc)  # somebody waits for the answer: not until the flusher task's turn
             return await future
         finally:
             deadline.cancel()
