@@ -9,8 +9,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from imagebot_emulators.otlp import OtlpReceiver, ReceivedSpan
 from tests.e2e.test_picture_flow import make_a_picture
-from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
 from tests.support.stack import (
     STACK_CALLBACK_TOKEN,
     STACK_KIE_KEY,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from imagebot_emulators.otlp import OtlpReceiver
 from tests.integration.gateway.test_webhook_intake import SECRET, message_update, post, stored_updates
-from tests.support.otlp_receiver import OtlpReceiver
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
+from imagebot_emulators.otlp import OtlpReceiver
 from tests.support.chaos_stack import health_url, services
-from tests.support.otlp_receiver import OtlpReceiver
 from tests.support.picture_users import photos_of, request_picture
 from tests.support.stack import (
     STACK_CALLBACK_TOKEN,
