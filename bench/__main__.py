@@ -1,7 +1,7 @@
 """`make bench`: run every benchmark in order, write bench/results/results.json and docs/benchmarks.md.
 
 `python -m bench [section ...]` runs only the named sections (calibration ack anatomy profile e2e
-dispatcher_profile generation);
+e2e_traced dispatcher_profile generation);
 docs/benchmarks.md is written only by a full run.
 """
 
@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import ack, calibration, e2e, generation, machine, procs, profile, report, wrk
+from bench import ack, calibration, e2e, e2e_traced, generation, machine, procs, profile, report, wrk
 
 SECTIONS: dict[str, Callable[[], Any]] = {
     "calibration": calibration.generator_ceilings,
@@ -22,6 +22,7 @@ SECTIONS: dict[str, Callable[[], Any]] = {
     "anatomy": calibration.hot_path_anatomy,
     "profile": profile.profile_gateway,
     "e2e": e2e.run_all,
+    "e2e_traced": e2e_traced.run_all,
     "dispatcher_profile": profile.profile_dispatcher,
     "generation": generation.run_all,
 }

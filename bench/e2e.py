@@ -70,11 +70,12 @@ def start_stack_own_cores() -> Design:
     return start_stack("stack-own-cores", "1", label)
 
 
-def start_stack(key: str, gateway_core: str, label: str) -> Design:
+def start_stack(key: str, gateway_core: str, label: str, extra_env: dict[str, str] | None = None) -> Design:
+    """`extra_env` goes to the gateway and the dispatcher (bench.e2e_traced: where they export traces)."""
     nats = natsd.start_nats(f"e2e-{key}-nats-server")
     emulator = start_telegram_emulator(f"e2e-{key}-telegram")
     port, health = procs.free_port(), procs.free_port()
-    env = gateway_env(port, nats.url)
+    env = {**gateway_env(port, nats.url), **(extra_env or {})}
     gateway = procs.python_module(f"e2e-{key}-gateway", "imagebot_gateway", [], env, cores=gateway_core)
     dispatcher_env = procs.clean_env(
         TELEGRAM_BOT_TOKEN=updates.BOT_TOKEN,
@@ -84,6 +85,7 @@ def start_stack(key: str, gateway_core: str, label: str) -> Design:
         HEALTH_PORT=str(health),
         LOG_LEVEL="WARNING",
         TELEGRAM_GLOBAL_RATE=GLOBAL_RATE,
+        **(extra_env or {}),
     )
     dispatcher = procs.python_module(f"e2e-{key}-dispatcher", "imagebot_dispatcher", [], dispatcher_env, cores="0")
     procs.wait_http_ok(gateway, f"http://127.0.0.1:{port}/readyz")
@@ -180,13 +182,16 @@ def _started(starters: tuple[tuple[Callable[[], Design], int], ...]) -> tuple[di
     return results, running
 
 
-def run_interleaved(starters: tuple[tuple[Callable[[], Design], int], ...]) -> dict[str, Any]:
+def run_interleaved(
+    starters: tuple[tuple[Callable[[], Design], int], ...], rates: tuple[tuple[int, float, int], ...] = RATES
+) -> dict[str, Any]:
     """Each load runs on every design back to back (stack, stack on own cores, single process), so a ratio
-    compares runs seconds apart rather than minutes: the host's steal comes and goes over minutes."""
+    compares runs seconds apart rather than minutes: the host's steal comes and goes over minutes. Round r of
+    load number `step` (from 1) uses the chats from `chat_base + step * 100_000 + r * ROUND_CHATS` on."""
     results, running = _started(starters)
     entry = {d["design"]: d for d in results["designs"]}
     try:
-        for step, (rate, seconds, rounds) in enumerate(RATES, start=1):
+        for step, (rate, seconds, rounds) in enumerate(rates, start=1):
             runs: dict[Design, list[dict[str, Any]]] = {design: [] for design in running}
             for round_ in range(rounds):
                 for design, chat_base in list(running.items()):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bench import ack, e2e, generation, meters, procs
+from bench import ack, e2e, e2e_traced, generation, meters, procs
 from bench.report_tables import (
     ack_table,
     anatomy_table,
@@ -14,6 +14,8 @@ from bench.report_tables import (
     per_core,
     rows_by_target,
     rss_table,
+    stages_table,
+    traced_table,
 )
 from bench.stats import fmt_ms
 
@@ -149,6 +151,8 @@ COMMANDS = [
     f"taskset -c 1 wrk -t1 -c{ack.SATURATION_CONNECTIONS} -d{ack.SATURATION_SECONDS:.0f}s --timeout 10s "
     "-s bench/results/webhook.lua http://127.0.0.1:$PORT/webhook -- <first update_id> 10000 5000000",
     "taskset -c 0 python -m imagebot_dispatcher   # env: TELEGRAM_API_URL=<emulator> TELEGRAM_GLOBAL_RATE=100000 …",
+    "    # 2b, traced stack (gateway and dispatcher): OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:<receiver>"
+    " OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
     "taskset -c 1 python -m imagebot_emulators.telegram --port $TG --log-level WARNING",
     "taskset -c 0 python -m bench.servers.single_bot --port $PORT --telegram-api-url <emulator> --global-rate 100000",
     "taskset -c 1 python -m imagebot_emulators.kie --port $KIE "
@@ -254,6 +258,8 @@ def render(results: dict[str, Any], seconds: float) -> str:
         out += [_section(results, "e2e", e2e_table), *_errors(results.get("e2e", {}).get("designs", [])), ""]
     if "dispatcher_profile" in results:
         out += ["### Where the dispatcher's time goes", "", *_dispatcher_profile(results["dispatcher_profile"]), ""]
+    out += ["### 2b. With every trace exported", "", e2e_traced.__doc__.strip() if e2e_traced.__doc__ else "", ""]
+    out += [*_traced(results.get("e2e_traced")), ""]
     out += ["## 3. Generation concurrency", "", generation.__doc__.strip() if generation.__doc__ else "", ""]
     out += [_section(results, "generation", generation_table), ""]
     out += ["## 4. Peak memory", "", "VmHWM of each process at the end of its scenario.", "", rss_table(results), ""]
@@ -273,6 +279,23 @@ def _ack_intro() -> str:
         "monitoring port) or handler calls (in-memory receivers, counted after their background work settled). "
         "*Lost* = answered 200 but not stored / never handled. Ratios are against the yardstick (d) at the same load."
     )
+
+
+def _traced(traced: dict[str, Any] | None) -> list[str]:
+    if traced is None:
+        return ["_not run_"]
+    if "error" in traced or "skipped" in traced:
+        return [f"**Not run**: `{traced.get('error') or traced.get('skipped')}`"]
+    out = [traced_table(traced), *_errors(traced.get("designs", []))]
+    stages = traced.get("stages") or {}
+    if stages.get("rows"):
+        intro = (
+            f"Where a /start's time goes at {stages['rate']}/s, from the {stages['complete']:,} complete traces of "
+            f"{stages['traces']:,} the traced stack exported in those rounds (complete: every span of the request, "
+            "webhook to sendMessage, received):"
+        )
+        out += ["", intro, "", stages_table(stages)]
+    return out
 
 
 def _section(results: dict[str, Any], key: str, render_table: Any) -> str:

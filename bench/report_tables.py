@@ -210,3 +210,38 @@ def rss_table(results: dict[str, Any]) -> str:
         for name, kib in row["peak_rss_kib"].items():
             body.append([f"benchmark 3: {row['design']}, {row['jobs']:,} jobs", name, f"{kib / 1024:.0f}"])
     return table(["Scenario", "Process", "peak RSS (VmHWM), MiB"], body)
+
+
+TRACED_STACKS = (("stack-own-cores-untraced", "own cores, nothing exported"),
+                 ("stack-own-cores-traced", "own cores, every trace exported"))  # fmt: skip
+
+
+def traced_table(traced: dict[str, Any]) -> str:
+    designs = {d["design"]: d for d in traced.get("designs", []) if "rows" in d}
+    untraced = {r["rate"]: r for r in designs.get(TRACED_STACKS[0][0], {}).get("rows", [])}
+    ours = ("gateway", "dispatcher")
+    body = []
+    for key, name in TRACED_STACKS:
+        for row in designs.get(key, {}).get("rows", []):
+            cpu = row.get("cpu") or {}
+            body.append(
+                [
+                    name,
+                    f"{row['rate']}/s",
+                    f"{fmt_ms(_num(row.get('p50')))} / {fmt_ms(_num(row.get('p99')))}{_round_p99s(row)}",
+                    fmt_ratio(ratio(_num(row.get("p99")), _num(untraced.get(row["rate"], {}).get("p99")))),
+                    f"{row.get('replied', 0):,}/{row.get('sent', 0):,}",
+                    " + ".join(f"{k} {_per_update(cpu.get(k), row['rate'])}" for k in ours),
+                    _others(row),
+                    _hiccup(row),
+                ]
+            )
+    header = ["Stack", "/start load", "p50 / p99 ms (median round; every round's p99)", "p99 ÷ nothing exported",
+              "replies received", "CPU µs per /start (idle work included)", "CPU others",
+              "longest hiccup ms"]  # fmt: skip
+    return table(header, body)
+
+
+def stages_table(stages: dict[str, Any]) -> str:
+    body = [[row["stage"], *(fmt_ms(row[k] / 1e3) for k in ("median", "p90", "p99", "max"))] for row in stages["rows"]]
+    return table(["Stage (from the spans of one trace)", "median ms", "p90 ms", "p99 ms", "max ms"], body)
