@@ -1,10 +1,12 @@
 """Benchmark 2b: /start with every trace exported — what tracing costs, and where a request's time goes.
 
-The own-cores stack of benchmark 2 runs twice side by side: as there (no exporter configured: spans are not
-recorded, trace ids still propagated) and exporting every trace over OTLP/HTTP to a receiver standing in for
+The own-cores stack of benchmark 2 runs three times side by side: as there (no exporter configured: spans are
+not recorded, trace ids still propagated); exporting every trace over OTLP/HTTP to a receiver standing in for
 Jaeger's (`imagebot_emulators.otlp`, a thread of the bench process), with the SDK's defaults as a deployment
-has them (parent-based always-on sampling, a batch every 5 s or per 512 spans). Each load runs on both in
-interleaved rounds, and each row is that stack's median round, as in benchmark 2.
+has them (parent-based always-on sampling, a batch every 5 s or per 512 spans); and exporting one trace in ten
+(`OTEL_TRACES_SAMPLER=parentbased_traceidratio`, `OTEL_TRACES_SAMPLER_ARG=0.1`: the gateway decides, the
+dispatcher follows). Each load runs on all three in interleaved rounds, and each row is that stack's median
+round, as in benchmark 2.
 
 The spans exported during the 300/s rounds are then cut into the stages an SRE sees in Jaeger. Every process
 runs on the same host, so the spans' start and end times share one clock.
@@ -23,8 +25,9 @@ from imagebot_emulators.otlp import OtlpReceiver, ReceivedSpan
 
 RATES: tuple[tuple[int, float, int], ...] = ((100, 5.0, 3), (300, 6.0, 3))
 STAGED_RATE = 300
-UNTRACED, TRACED = "stack-own-cores-untraced", "stack-own-cores-traced"
-CHAT_BASES = {UNTRACED: 9_000_000, TRACED: 10_000_000}
+UNTRACED, TRACED, SAMPLED = "stack-own-cores-untraced", "stack-own-cores-traced", "stack-own-cores-sampled"
+CHAT_BASES = {UNTRACED: 9_000_000, TRACED: 10_000_000, SAMPLED: 11_000_000}
+ONE_IN_TEN = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
 SPANS_SETTLE = 8.0  # seconds without a new span before the spans are read (the batch delay is 5 s)
 
 # OTLP span kinds (opentelemetry.proto.trace.v1.Span.SpanKind)
@@ -55,13 +58,23 @@ def start_untraced() -> e2e.Design:
     return e2e.start_stack(UNTRACED, "1", "own-cores stack, no trace exported (as in benchmark 2)")
 
 
-def _traced_starter(otlp: OtlpReceiver) -> Callable[[], e2e.Design]:
-    export = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
+def _export_to(otlp: OtlpReceiver) -> dict[str, str]:
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
 
+
+def _traced_starter(otlp: OtlpReceiver) -> Callable[[], e2e.Design]:
     def start_traced() -> e2e.Design:
-        return e2e.start_stack(TRACED, "1", "own-cores stack, every trace exported over OTLP", export)
+        return e2e.start_stack(TRACED, "1", "own-cores stack, every trace exported over OTLP", _export_to(otlp))
 
     return start_traced
+
+
+def _sampled_starter(otlp: OtlpReceiver) -> Callable[[], e2e.Design]:
+    def start_sampled() -> e2e.Design:
+        label = "own-cores stack, one trace in ten exported over OTLP"
+        return e2e.start_stack(SAMPLED, "1", label, {**_export_to(otlp), **ONE_IN_TEN})
+
+    return start_sampled
 
 
 def _staged_chats() -> range:
@@ -122,7 +135,11 @@ def run_all() -> dict[str, Any]:
     if missing:
         return {"skipped": f"not yet run: {', '.join(missing)} missing"}
     with OtlpReceiver() as otlp:
-        starters = ((start_untraced, CHAT_BASES[UNTRACED]), (_traced_starter(otlp), CHAT_BASES[TRACED]))
+        starters = (
+            (start_untraced, CHAT_BASES[UNTRACED]),
+            (_traced_starter(otlp), CHAT_BASES[TRACED]),
+            (_sampled_starter(otlp), CHAT_BASES[SAMPLED]),
+        )
         results = e2e.run_interleaved(starters, RATES)
         _wait_for_spans(otlp)  # the stacks are stopped by now: their last batches were flushed on the way out
         results["stages"] = stages(otlp.spans, _staged_chats())

@@ -213,7 +213,8 @@ def rss_table(results: dict[str, Any]) -> str:
 
 
 TRACED_STACKS = (("stack-own-cores-untraced", "own cores, nothing exported"),
-                 ("stack-own-cores-traced", "own cores, every trace exported"))  # fmt: skip
+                 ("stack-own-cores-traced", "own cores, every trace exported"),
+                 ("stack-own-cores-sampled", "own cores, one trace in ten exported"))  # fmt: skip
 
 
 def traced_table(traced: dict[str, Any]) -> str:
