@@ -152,6 +152,13 @@ def _one_rate(
 
 
 ROUND_CHATS = 20_000  # chat ids per round (≥ the most /start one round sends); a repeat adds 50,000 (attempt)
+LOAD_CHATS = 100_000  # chat ids per load (≥ its rounds' ROUND_CHATS)
+
+
+def load_chats(chat_base: int, step: int) -> range:
+    """The chat ids of load number `step` (from 1) on the design whose chats start at `chat_base`."""
+    first = chat_base + step * LOAD_CHATS
+    return range(first, first + LOAD_CHATS)
 
 
 def _print_row(design: Design, r: dict[str, Any]) -> None:
@@ -186,8 +193,8 @@ def run_interleaved(
     starters: tuple[tuple[Callable[[], Design], int], ...], rates: tuple[tuple[int, float, int], ...] = RATES
 ) -> dict[str, Any]:
     """Each load runs on every design back to back (stack, stack on own cores, single process), so a ratio
-    compares runs seconds apart rather than minutes: the host's steal comes and goes over minutes. Round r of
-    load number `step` (from 1) uses the chats from `chat_base + step * 100_000 + r * ROUND_CHATS` on."""
+    compares runs seconds apart rather than minutes: the host's steal comes and goes over minutes. Each load
+    has its own chats (load_chats), and each round its own ROUND_CHATS of them."""
     results, running = _started(starters)
     entry = {d["design"]: d for d in results["designs"]}
     try:
@@ -195,7 +202,7 @@ def run_interleaved(
             runs: dict[Design, list[dict[str, Any]]] = {design: [] for design in running}
             for round_ in range(rounds):
                 for design, chat_base in list(running.items()):
-                    first = chat_base + step * 100_000 + round_ * ROUND_CHATS
+                    first = load_chats(chat_base, step).start + round_ * ROUND_CHATS
                     measure = partial(_one_rate, design, rate, seconds, first, first)
                     try:  # one round only: repeat it if it was disturbed; several: their median absorbs that
                         row = meters.RETRIES.calmest(measure) if rounds == 1 else measure()

@@ -78,10 +78,9 @@ def _sampled_starter(otlp: OtlpReceiver) -> Callable[[], e2e.Design]:
 
 
 def _staged_chats() -> range:
-    """The chats of the STAGED_RATE rounds on the traced stack (see e2e.run_interleaved)."""
+    """The chats of the STAGED_RATE rounds on the traced stack."""
     step = next(i for i, (rate, _, _) in enumerate(RATES, start=1) if rate == STAGED_RATE)
-    first = CHAT_BASES[TRACED] + step * 100_000
-    return range(first, first + 100_000)
+    return e2e.load_chats(CHAT_BASES[TRACED], step)
 
 
 def _wait_for_spans(otlp: OtlpReceiver) -> None:

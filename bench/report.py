@@ -259,7 +259,7 @@ def render(results: dict[str, Any], seconds: float) -> str:
     if "dispatcher_profile" in results:
         out += ["### Where the dispatcher's time goes", "", *_dispatcher_profile(results["dispatcher_profile"]), ""]
     out += ["### 2b. With every trace exported", "", e2e_traced.__doc__.strip() if e2e_traced.__doc__ else "", ""]
-    out += [*_traced(results.get("e2e_traced")), ""]
+    out += [_section(results, "e2e_traced", _traced), ""]
     out += ["## 3. Generation concurrency", "", generation.__doc__.strip() if generation.__doc__ else "", ""]
     out += [_section(results, "generation", generation_table), ""]
     out += ["## 4. Peak memory", "", "VmHWM of each process at the end of its scenario.", "", rss_table(results), ""]
@@ -281,11 +281,9 @@ def _ack_intro() -> str:
     )
 
 
-def _traced(traced: dict[str, Any] | None) -> list[str]:
-    if traced is None:
-        return ["_not run_"]
-    if "error" in traced or "skipped" in traced:
-        return [f"**Not run**: `{traced.get('error') or traced.get('skipped')}`"]
+def _traced(traced: dict[str, Any]) -> str:
+    if "skipped" in traced:
+        return f"**Not yet run**: {traced['skipped']}."
     out = [traced_table(traced), *_errors(traced.get("designs", []))]
     stages = traced.get("stages") or {}
     if stages.get("rows"):
@@ -295,7 +293,7 @@ def _traced(traced: dict[str, Any] | None) -> list[str]:
             "webhook to sendMessage, received):"
         )
         out += ["", intro, "", stages_table(stages)]
-    return out
+    return "\n".join(out)
 
 
 def _section(results: dict[str, Any], key: str, render_table: Any) -> str:
