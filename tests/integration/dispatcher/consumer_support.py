@@ -39,10 +39,11 @@ def update_id_of(chat: int, message_id: int) -> int:
     return abs(chat) * 10_000 + message_id
 
 
-def update_body(chat: int, message_id: int, text: str = "", *, update_id: int | None = None) -> bytes:
+def update_body(chat: int, message_id: int, text: str = "", *, update_id: int | None = None, date: int = 0) -> bytes:
+    """`date` 0 (1970) by default: too old to prove a first copy, so the engine always asks handled_updates."""
     update = {
         "update_id": update_id if update_id is not None else update_id_of(chat, message_id),
-        "message": {"message_id": message_id, "chat": {"id": chat, "type": "private"}, "date": 0, "text": text},
+        "message": {"message_id": message_id, "chat": {"id": chat, "type": "private"}, "date": date, "text": text},
     }
     return json.dumps(update).encode()
 
@@ -56,13 +57,14 @@ async def publish_update(
     update_id: int | None = None,
     msg_id: str | None = None,
     headers: dict[str, str] | None = None,
+    date: int = 0,
 ) -> PubAck:
     """What the gateway does: the chat's subject, Nats-Msg-Id `<bot>:<update_id>`, into the UPDATES stream."""
     uid = update_id if update_id is not None else update_id_of(chat, message_id)
     all_headers = {subjects.MSG_ID_HEADER: msg_id or subjects.update_msg_id(int(BOT_ID), uid), **(headers or {})}
     return await js.publish(
         subjects.update_subject(chat),
-        update_body(chat, message_id, text, update_id=uid),
+        update_body(chat, message_id, text, update_id=uid, date=date),
         headers=all_headers,
         stream=subjects.UPDATES_STREAM,
     )

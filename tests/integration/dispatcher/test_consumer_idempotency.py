@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
 
 from imagebot_common.messages.v1 import EVENT_TYPE_HEADER, IMAGE_RESULT_EVENT
 from imagebot_common.nats import subjects
@@ -38,6 +43,46 @@ async def test_the_same_update_id_delivered_twice_is_handled_once(js: JetStreamC
     kv = await js.key_value(subjects.HANDLED_UPDATES_BUCKET)
     assert (await kv.get(f"{BOT_ID}.5001")).value == b"handled"
     assert (await js.stream_info(f"KV_{subjects.HANDLED_UPDATES_BUCKET}")).config.max_age >= 25 * 3600
+
+
+async def test_a_fresh_update_s_first_copy_runs_without_asking_the_registry_and_is_still_recorded(
+    js: JetStreamContext, nc: Client, replicas: Replicas
+):
+    """Its date proves the stream's duplicate window would have refused it, had an earlier copy been stored; a
+    copy stored later than half the window after its date (a retry the window forgot) is asked about."""
+    await create_updates_stream(js, partitions=2)
+    asked: list[str] = []
+
+    async def note_ask(msg: Msg) -> None:
+        asked.append(msg.subject.rsplit(".", 1)[-1])
+
+    stream = f"KV_{subjects.HANDLED_UPDATES_BUCKET}"  # the registry's direct gets, seen from beside the server
+    await nc.subscribe(f"$JS.API.DIRECT.GET.{stream}.$KV.{subjects.HANDLED_UPDATES_BUCKET}.>", cb=note_ask)
+    await nc.flush()
+    conversation = ScriptedConversation()
+    engine = await replicas.start(conversation)
+
+    await publish_update(js, 79, 1, update_id=5201, date=int(time.time()))
+    await wait_until(lambda: conversation.handled[79] == [1], message="fresh update handled")
+    await nc.flush()
+    assert asked == [], "the first copy ran without asking"
+    kv = await js.key_value(subjects.HANDLED_UPDATES_BUCKET)
+
+    async def recorded() -> bool:
+        try:
+            return (await kv.get(f"{BOT_ID}.5201")).value == b"handled"
+        except KeyNotFoundError:
+            return False
+
+    await wait_until(recorded, message="recorded for later copies")
+    asked.clear()  # recorded() itself asks with direct gets
+    await publish_update(js, 79, 1, update_id=5201, msg_id="retry-after-the-dedup-window", date=int(time.time()) - 7200)
+    await wait_until(lambda: engine.stats.duplicates == 1, message="the old-dated copy recognised")
+    await nc.flush()
+
+    assert asked == ["5201"], "the old-dated copy was asked about"
+    assert conversation.attempts[5201] == 1
+    assert conversation.read_aheads[5201] == [("read ahead", 5201)]
 
 
 async def test_an_update_s_read_ahead_goes_to_its_first_attempt_and_a_retry_reads_afresh(

@@ -1,11 +1,11 @@
 """The consumption engine: partitions pulled with ADR-42 pins, per-chat lanes, heartbeats, balance, graceful drain.
 
-Start-up waits for the gateway's UPDATES stream, reads the partition count from its transform, provisions the
-dead-letter stream, the `handled_updates` bucket and one durable consumer per partition, then pulls every
-partition and joins the `dispatcher_members` registry, which spreads the partitions over the replicas
-(balancer.py). Shutdown stops pulling and balancing, unpins what it owns (a standby takes over at once), leaves
-the registry, gives back messages not yet started, waits up to `drain_timeout` for running handlers, and gives
-back whatever is still unfinished.
+Start-up waits for the gateway's UPDATES stream, reads the partition count from its transform and its duplicate
+window (which spares fresh updates the handled check: idempotency.first_copy), provisions the dead-letter stream,
+the `handled_updates` bucket and one durable consumer per partition, then pulls every partition and joins the
+`dispatcher_members` registry, which spreads the partitions over the replicas (balancer.py). Shutdown stops pulling
+and balancing, unpins what it owns (a standby takes over at once), leaves the registry, gives back messages not yet
+started, waits up to `drain_timeout` for running handlers, and gives back whatever is still unfinished.
 """
 
 from __future__ import annotations
@@ -72,8 +72,9 @@ class ConsumptionEngine:
                 log.warning("provisioning failed (%s); retrying", exc)
                 await asyncio.sleep(1.0)
         processor = MessageProcessor(
-            self._conversation, HandledRegistry(self._nc), self._js, self._held, self.options, self.stats
-        )
+            self._conversation, HandledRegistry(self._nc), self._js, self._held, self.options, self.stats,
+            duplicate_window=info.config.duplicate_window or 0.0,
+        )  # fmt: skip
         self._sequencer = ChatSequencer(
             self._guard, self._held, processor.process, head_wait_limit=self.options.head_wait_limit
         )

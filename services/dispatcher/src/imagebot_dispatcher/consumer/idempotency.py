@@ -4,6 +4,11 @@ retries (24 h): a redelivery or a late Telegram retry of a handled update is ack
 Updates are keyed `<bot_id>.<update_id>`; events by their Nats-Msg-Id, hashed because KV keys allow only
 `[-/_=.a-zA-Z0-9]` and event ids contain `:`.
 
+Most updates never need the read: `first_copy` proves from the update's own date and the time the stream stored
+it that no earlier copy can exist (the stream's duplicate window would have refused this one), so a first
+delivery of a fresh update waits for one server answer (its FSM record) instead of the slower of two. At 300
+/start per s that took 0.3-0.5 ms off the median reply time (three ad-hoc A/B runs of 5-7 rounds).
+
 A record is written as a plain publish to the key's subject (what `kv.put` sends), without waiting for the
 stream's acknowledgement: a server round trip is ~0.4 ms of the dispatcher's CPU per update at moderate load
 (bench), and a record that does not make it only lets one redelivery run again, which at-least-once allows.
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import Any
 
 from nats.aio.client import Client
 
@@ -32,6 +38,28 @@ def update_key(bot_id: str, update_id: int) -> str:
 
 def event_key(msg_id: str) -> str:
     return "evt." + hashlib.sha256(msg_id.encode()).hexdigest()[:40]
+
+
+def first_copy(update: dict[str, Any], *, stored_at: float, deliveries: int, duplicate_window: float) -> bool:
+    """True when no earlier copy of this update can have been stored, so handled_updates cannot know it.
+
+    The gateway stores each update with Nats-Msg-Id `<bot>:<update_id>`, and the stream refuses a second copy for
+    `duplicate_window` seconds after the first. Telegram cannot send an update before its `date`, so any earlier
+    copy was stored after it: when this copy was stored (the server's timestamp) less than half the window after
+    that date, an earlier copy would have made it a refused duplicate. Half the window is the room left for
+    Telegram's clock and the server's to disagree. Only a first delivery qualifies (a redelivery may have run),
+    and only an update dated by its own event: a callback query carries no date, an edit its original one.
+
+    What this does not cover: the stream's memory of ids after a nats-server restart holds only messages still
+    stored (measured: an acked update's id is forgotten, so its copy is stored again). A Telegram retry of an
+    update that was stored and handled just before a restart can then run twice, which at-least-once allows,
+    as it allows a lost record."""
+    if deliveries != 1 or duplicate_window <= 0:
+        return False
+    date = next((event.get("date") for event in update.values() if isinstance(event, dict)), None)
+    if not isinstance(date, int) or isinstance(date, bool):
+        return False
+    return abs(stored_at - date) < duplicate_window / 2
 
 
 class HandledRegistry:

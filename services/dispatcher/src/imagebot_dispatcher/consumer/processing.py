@@ -1,7 +1,8 @@
 """One message, start to finish: trace span, dedup, the handler with bounded retries, then ack or dead-letter.
 
-The dedup check (a KV read) runs beside the conversation's read ahead of an update (its FSM record, another KV
-read), so an update waits for one server round trip before its handler, not two.
+The dedup check (a KV read) is skipped for an update that is provably its first copy (idempotency.first_copy);
+otherwise it runs beside the conversation's read ahead of the update (its FSM record, another KV read), so an
+update waits for one server round trip before its handler, not two.
 
 The handler runs at most `handler_attempts` times with short exponential backoff (a Telegram `retry_after` on
 the exception stretches the wait, capped), each try bounded by `handler_timeout`, so a poison message delays
@@ -27,7 +28,13 @@ from imagebot_dispatcher.consumer import metrics
 from imagebot_dispatcher.consumer.dead_letters import publish_dead_letter
 from imagebot_dispatcher.consumer.envelope import Envelope
 from imagebot_dispatcher.consumer.held import HeldMessages
-from imagebot_dispatcher.consumer.idempotency import DEAD_LETTERED, HandledRegistry, event_key, update_key
+from imagebot_dispatcher.consumer.idempotency import (
+    DEAD_LETTERED,
+    HandledRegistry,
+    event_key,
+    first_copy,
+    update_key,
+)
 from imagebot_dispatcher.consumer.options import EngineOptions
 from imagebot_dispatcher.consumer.partitions import SPAN_TEMPLATE, UPDATE_KIND
 from imagebot_dispatcher.consumer.port import ConversationPort
@@ -51,6 +58,7 @@ class _Call:
     key: str | None  # idempotency key, None when the message carries nothing to dedup on
     run: Callable[[object | None], Awaitable[None]]  # given the read ahead (None on a retry)
     read_ahead: Callable[[], Awaitable[object | None]] | None = None
+    unseen: bool = False  # provably never handled before: no need to ask the registry (the key is still recorded)
 
 
 class MessageProcessor:
@@ -62,9 +70,13 @@ class MessageProcessor:
         held: HeldMessages,
         options: EngineOptions,
         stats: EngineStats,
+        *,
+        duplicate_window: float = 0.0,
     ) -> None:
+        """`duplicate_window`: the updates stream's, in seconds (0: unknown, every update is checked)."""
         self._conversation, self._registry, self._js, self._held = conversation, registry, js, held
         self._options, self.stats = options, stats
+        self._duplicate_window = duplicate_window
         self._workers = asyncio.Semaphore(options.workers)
 
     async def process(self, envelope: Envelope) -> None:
@@ -105,6 +117,8 @@ class MessageProcessor:
         """Was it handled already, and the conversation's read ahead: both at once when there are both."""
         if call.key is None:
             return False, None
+        if call.unseen:
+            return False, await call.read_ahead() if call.read_ahead is not None else None
         if call.read_ahead is None:
             return await self._registry.seen(call.key), None
         seen, ahead = await asyncio.gather(self._registry.seen(call.key), call.read_ahead())
@@ -125,7 +139,14 @@ class MessageProcessor:
             def handle(ahead: object | None) -> Awaitable[None]:
                 return conversation.handle_update(update, update_id=update_id, headers=headers, read_ahead=ahead)
 
-            return _Call(update_key(self._options.bot_id, update_id), handle, lambda: conversation.read_ahead(update))
+            unseen = first_copy(
+                update,
+                stored_at=envelope.msg.metadata.timestamp.timestamp(),
+                deliveries=envelope.deliveries,
+                duplicate_window=self._duplicate_window,
+            )
+            key = update_key(self._options.bot_id, update_id)
+            return _Call(key, handle, lambda: conversation.read_ahead(update), unseen=unseen)
         event_type = headers.get(EVENT_TYPE_HEADER)
         if not event_type:
             raise ValueError(f"event without a {EVENT_TYPE_HEADER} header")

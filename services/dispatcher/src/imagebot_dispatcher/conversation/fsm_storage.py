@@ -9,10 +9,10 @@ so two different storage keys can never build the same KV key.
 A conversation's state and data live in one record (one KV key, JSON `{"state": ..., "data": {...}}`), and every
 change is a compare-and-set on the record's revision, so concurrent writers never lose a field. Inside
 `remembering_reads()` (one update or event) a record is read from the server at most once and a write that would
-change nothing is skipped: /start's `state.clear()` after aiogram's own `get_state` costs no round trip when
-there was nothing to clear (each round trip is ~0.4 ms of the dispatcher's CPU at moderate load, bench).
-`read_ahead` reads a record before its update runs (the dispatcher does it while the engine asks whether the
-update was handled already, so the two round trips cost the wait of one); `remembering_reads(read_ahead)` then
+change nothing is skipped: /start's `state.clear()` after aiogram's own `get_state` costs no round trip when there
+was nothing to clear (each round trip is ~0.4 ms of the dispatcher's CPU at moderate load, bench). `read_ahead`
+reads a record before its update runs (the dispatcher does it while the engine asks whether the update was handled
+already, when it has to ask, so the two round trips cost the wait of one); `remembering_reads(read_ahead)` then
 starts from it, a failed read ahead included: the update's first read fails the same way, without a second wait.
 
 Every operation has a deadline and fails fast while NATS is disconnected; failures surface as

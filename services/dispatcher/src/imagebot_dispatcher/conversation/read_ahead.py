@@ -1,10 +1,10 @@
 """What the conversation reads before an update runs: the update parsed once, and its conversation's FSM record.
 
-The engine calls `Conversation.read_ahead` beside its own "was this update handled already?" check, so the FSM
-record's server round trip overlaps that one instead of following it: at 300 /start per s, one wait of the
-dispatcher's busy event loop less per update (bench, e2e). The record's key is aiogram's own: the event context
-its UserContextMiddleware gives the update, through the FSM middleware's strategy. Should the two ever differ,
-the handler's first read simply asks the server, as it would without a read ahead.
+The engine calls `Conversation.read_ahead` as soon as the update comes, beside its own "was this update handled
+already?" check when it needs one, so the FSM record's server round trip overlaps that one instead of following it:
+at 300 /start per s, one wait of the dispatcher's busy event loop less per update (bench, e2e). The record's key is
+aiogram's own: the event context its UserContextMiddleware gives the update, through the FSM middleware's strategy.
+Should the two ever differ, the handler's first read simply asks the server, as it would without a read ahead.
 """
 
 from __future__ import annotations
