@@ -8,6 +8,7 @@ import json
 import httpx
 import pytest
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from imagebot_common.nats import subjects
 from tests.integration.gateway.conftest import BOT_ID
@@ -39,8 +40,12 @@ async def post(url: str, body: bytes | dict, headers: dict | None = None) -> htt
 
 
 async def stored_updates(js: JetStreamContext) -> list[tuple[str, dict, dict]]:
-    """Every message in UPDATES as (subject, headers, body), read without consuming."""
-    info = await js.stream_info(subjects.UPDATES_STREAM)
+    """Every message in UPDATES as (subject, headers, body), read without consuming; none before the gateway
+    has provisioned the stream (a just-started gateway is healthy before it is ready)."""
+    try:
+        info = await js.stream_info(subjects.UPDATES_STREAM)
+    except NotFoundError:
+        return []
     found = []
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
         try:
