@@ -7,7 +7,7 @@ import asyncio
 import contextvars
 import json
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypedDict
 
 import pytest
@@ -15,6 +15,7 @@ from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import DEFAULT_DESTINY, StorageKey
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from imagebot_common.nats import subjects, topology
@@ -39,14 +40,23 @@ def storage_key() -> StorageKey:
     return StorageKey(bot_id=BOT_ID, chat_id=CHAT_ID, user_id=random.randint(10**6, 10**9))
 
 
-async def make_storage(nc: Client, js: JetStreamContext, **kwargs: float) -> NatsKvStorage:
-    await topology.ensure_key_value(js, topology.fsm_bucket())
-    return NatsKvStorage(nc, bucket=subjects.FSM_BUCKET, **kwargs)
+MakeStorage = Callable[..., Awaitable[NatsKvStorage]]
+
+
+@pytest.fixture(params=[False, True], ids=["leader reads", "direct reads"])
+def make_storage(request: pytest.FixtureRequest, nc: Client, js: JetStreamContext) -> MakeStorage:
+    """Every case holds for both ways of reading: leader reads (a bucket with replicas) and direct gets (one)."""
+
+    async def make(**kwargs: float) -> NatsKvStorage:
+        await topology.ensure_key_value(js, topology.fsm_bucket())
+        return NatsKvStorage(nc, bucket=subjects.FSM_BUCKET, direct_reads=request.param, **kwargs)
+
+    return make
 
 
 @pytest.fixture
-async def storage(nc: Client, js: JetStreamContext) -> AsyncIterator[NatsKvStorage]:
-    store = await make_storage(nc, js)
+async def storage(make_storage: MakeStorage) -> AsyncIterator[NatsKvStorage]:
+    store = await make_storage()
     yield store
     await store.close()
 
@@ -129,8 +139,8 @@ async def test_state_and_data_of_other_chats_users_and_bots_are_separate(storage
         assert await storage.get_data(key=key) == {"i": index}
 
 
-async def test_state_and_data_expire_after_their_ttl(nc: Client, js: JetStreamContext, storage_key: StorageKey):
-    storage = await make_storage(nc, js, ttl=1)
+async def test_state_and_data_expire_after_their_ttl(make_storage: MakeStorage, storage_key: StorageKey):
+    storage = await make_storage(ttl=1)
     await storage.set_state(key=storage_key, state="s")
     await storage.set_data(key=storage_key, data={"x": 1})
     assert await storage.get_state(key=storage_key) == "s"
@@ -142,9 +152,9 @@ async def test_state_and_data_expire_after_their_ttl(nc: Client, js: JetStreamCo
 
 
 async def test_a_disconnected_nats_fails_fast_with_storage_unavailable(
-    nc: Client, js: JetStreamContext, nats_server: NatsServer, storage_key: StorageKey
+    make_storage: MakeStorage, nc: Client, nats_server: NatsServer, storage_key: StorageKey
 ):
-    storage = await make_storage(nc, js, timeout=2.0)
+    storage = await make_storage(timeout=2.0)
     nats_server.stop()
     await wait_until(lambda: not nc.is_connected, timeout=5, message="client to notice the outage")
 
@@ -231,9 +241,9 @@ async def test_within_one_update_a_record_is_read_once_and_writes_are_seen_by_la
 
 
 async def test_a_record_changed_elsewhere_during_an_update_is_read_again_and_no_field_is_lost(
-    nc: Client, js: JetStreamContext, storage_key: StorageKey
+    make_storage: MakeStorage, storage_key: StorageKey
 ):
-    ours, other = await make_storage(nc, js), await make_storage(nc, js)
+    ours, other = await make_storage(), await make_storage()
     with ours.remembering_reads():
         assert await ours.get_data(key=storage_key) == {}
         # Another update's work, in a context of its own: our scope's memory does not see it.
@@ -256,9 +266,9 @@ async def test_a_record_read_ahead_is_the_update_s_first_read_and_costs_no_round
 
 
 async def test_a_record_changed_after_its_read_ahead_is_read_again_before_a_write_and_no_field_is_lost(
-    nc: Client, js: JetStreamContext, storage_key: StorageKey
+    make_storage: MakeStorage, storage_key: StorageKey
 ):
-    ours, other = await make_storage(nc, js), await make_storage(nc, js)
+    ours, other = await make_storage(), await make_storage()
     ahead = await ours.read_ahead(storage_key)
     await other.set_data(key=storage_key, data={"theirs": 1})
 
@@ -267,9 +277,9 @@ async def test_a_record_changed_after_its_read_ahead_is_read_again_before_a_writ
 
 
 async def test_a_failed_read_ahead_fails_the_first_read_without_a_second_wait_and_the_next_read_asks_again(
-    nc: Client, js: JetStreamContext, storage_key: StorageKey
+    make_storage: MakeStorage, nc: Client, storage_key: StorageKey
 ):
-    hurried, storage = await make_storage(nc, js, timeout=1e-6), await make_storage(nc, js)
+    hurried, storage = await make_storage(timeout=1e-6), await make_storage()
     ahead = await hurried.read_ahead(storage_key)  # timed out: kept, not raised
 
     before = sent_messages(nc)
@@ -281,9 +291,9 @@ async def test_a_failed_read_ahead_fails_the_first_read_without_a_second_wait_an
 
 
 async def test_a_task_started_during_an_update_reads_from_the_server_once_the_update_is_over(
-    nc: Client, js: JetStreamContext, storage_key: StorageKey
+    make_storage: MakeStorage, storage_key: StorageKey
 ):
-    ours, other = await make_storage(nc, js), await make_storage(nc, js)
+    ours, other = await make_storage(), await make_storage()
     later = asyncio.Event()
 
     async def background_reader() -> str | None:  # e.g. a progress message the handler left running
@@ -297,3 +307,29 @@ async def test_a_task_started_during_an_update_reads_from_the_server_once_the_up
     later.set()
 
     assert await reader == "s"
+
+
+FSM_STREAM = f"KV_{subjects.FSM_BUCKET}"
+
+
+@pytest.mark.parametrize(
+    ("direct_reads", "api"),
+    [(False, f"$JS.API.STREAM.MSG.GET.{FSM_STREAM}"), (True, f"$JS.API.DIRECT.GET.{FSM_STREAM}.>")],
+    ids=["leader reads", "direct reads"],
+)
+async def test_reads_go_to_the_stream_leader_or_to_direct_gets_as_configured(
+    nc: Client, js: JetStreamContext, storage_key: StorageKey, direct_reads: bool, api: str
+):
+    asked: list[str] = []
+
+    async def note(msg: Msg) -> None:
+        asked.append(msg.subject)
+
+    await topology.ensure_key_value(js, topology.fsm_bucket())
+    storage = NatsKvStorage(nc, bucket=subjects.FSM_BUCKET, direct_reads=direct_reads)
+    await nc.subscribe(api, cb=note)  # beside the server, which answers
+    await storage.set_state(key=storage_key, state="s")
+    assert await storage.get_state(key=storage_key) == "s"
+    await nc.flush()
+
+    assert len(asked) == 2, asked  # the write's compare-and-set read, then the read

@@ -146,8 +146,11 @@ def dispatcher_members_bucket(ttl: float, replicas: int = 1) -> KeyValueConfig:
 
 def fsm_bucket(replicas: int = 1) -> KeyValueConfig:
     """aiogram FSM state and data. No bucket TTL: the storage gives each key its own (Nats-TTL), so an abandoned
-    conversation expires while an active one never does."""
-    return KeyValueConfig(bucket=subjects.FSM_BUCKET, history=1, max_bytes=256 * MIB, replicas=replicas)
+    conversation expires while an active one never does.
+
+    Direct gets are allowed; the storage uses them only while the bucket has one replica, the only server that
+    can answer them then (with more, a follower could answer with a record it has not caught up on)."""
+    return KeyValueConfig(bucket=subjects.FSM_BUCKET, history=1, max_bytes=256 * MIB, replicas=replicas, direct=True)
 
 
 def quotas_bucket(replicas: int = 1) -> KeyValueConfig:

@@ -66,7 +66,9 @@ class Conversation:
             js, topology.delivered_results_bucket(settings.delivered_results_ttl_seconds, replicas)
         )
         ttl = settings.fsm_ttl_seconds or None
-        storage = NatsKvStorage(self._nc, bucket=subjects.FSM_BUCKET, ttl=ttl, timeout=timeout)
+        storage = NatsKvStorage(
+            self._nc, bucket=subjects.FSM_BUCKET, ttl=ttl, timeout=timeout, direct_reads=replicas == 1
+        )
         limits = QuotaLimits(
             active=settings.active_jobs_per_user,
             active_ttl=settings.active_job_ttl_seconds,
