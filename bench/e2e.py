@@ -146,9 +146,21 @@ def _one_rate(
         "max": latency.max,
         "ack_p99": result["latency"]["p99"],
         "cpu": shares,
+        "core_busy": core_busy(design, shares, result["cpu_share"]),
         **disturbed,
         **hiccups.summary(),
     }
+
+
+def core_busy(design: Design, shares: dict[str, float], loadgen_share: float) -> dict[str, float]:
+    """How busy each core was with this run's processes (the load generator's included), by where each is pinned:
+    the same reply waits behind more work on a busier core."""
+    busy = dict.fromkeys((procs.SERVER_CORE, procs.LOAD_CORE), 0.0)
+    for name, proc in design.processes.items():
+        if proc.cores in busy:
+            busy[proc.cores] += shares.get(name, 0.0)
+    busy[procs.LOAD_CORE] += loadgen_share
+    return busy
 
 
 ROUND_CHATS = 20_000  # chat ids per round (≥ the most /start one round sends); a repeat adds 50,000 (attempt)

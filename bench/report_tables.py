@@ -149,14 +149,21 @@ def e2e_table(e2e: dict[str, Any]) -> str:
                     f"{row.get('replied', 0):,}/{row.get('sent', 0):,}",
                     " + ".join(f"{k} {_cores(cpu.get(k))}" for k in ours),
                     " + ".join(f"{k} {_per_update(cpu.get(k), row['rate'])}" for k in ours),
+                    _core_busy(row),
                     _others(row),
                     _hiccup(row),
                 ]
             )
     header = ["Design", "/start load", "p50 / p99 ms (median round; every round's p99)", "p99 ÷ single process",
               "replies received", "CPU of our processes (cores)", "CPU µs per /start (idle work included)",
-              "CPU others", "longest hiccup ms"]  # fmt: skip
+              "core 0 / core 1 busy (cores, load generator included)", "CPU others",
+              "longest hiccup ms"]  # fmt: skip
     return table(header, body)
+
+
+def _core_busy(row: dict[str, Any]) -> str:
+    busy = row.get("core_busy")
+    return "—" if not busy else " / ".join(_cores(busy.get(core)) for core in ("0", "1"))
 
 
 def _per_update(cores: float | None, rate: float) -> str:

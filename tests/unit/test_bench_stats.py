@@ -164,3 +164,40 @@ def test_the_hiccup_meter_sees_a_core_taken_from_everything_else() -> None:
     assert set(summary["hiccups"]) == {meters.SERVER_CORE, meters.LOAD_CORE}
     assert summary["hiccups"][meters.SERVER_CORE]["max_ms"] >= 30
     assert summary["hiccup_max_ms"] >= 30
+
+
+def test_each_core_is_as_busy_as_the_processes_pinned_to_it_and_the_load_generator_counts_on_its_core() -> None:
+    from bench import e2e, procs
+
+    def pinned(name: str, core: str) -> procs.Proc:
+        return procs.Proc(name, None, None, core)  # type: ignore[arg-type]  # only its core is read
+
+    processes = {
+        "dispatcher": pinned("dispatcher", "0"),
+        "gateway": pinned("gateway", "1"),
+        "nats": pinned("nats", "1"),
+    }
+    design = e2e.Design("stack", "stack", 0, None, processes)  # type: ignore[arg-type]
+    busy = e2e.core_busy(design, {"dispatcher": 0.6, "gateway": 0.2, "nats": 0.3}, loadgen_share=0.1)
+    assert busy == pytest.approx({"0": 0.6, "1": 0.6})
+
+
+def test_a_missed_end_to_end_goal_is_explained_at_each_load_it_is_missed_at_and_only_there() -> None:
+    from bench import report
+
+    def row(rate: int, p50: float, p99: float, core_1: float) -> dict[str, object]:
+        return {"rate": rate, "p50": p50, "p99": p99, "core_busy": {"0": 0.5, "1": core_1}}
+
+    stack = [row(20, 0.004, 0.008, 0.1), row(300, 0.005, 0.015, 0.85)]
+    single = [row(20, 0.003, 0.005, 0.05), row(300, 0.002, 0.005, 0.3)]
+    designs = [{"design": "stack-own-cores", "rows": stack}, {"design": "single", "rows": single}]
+
+    lines = report._e2e_misses({"e2e": {"designs": designs}})
+
+    missed = [line for line in lines if line.startswith("- Missed")]
+    assert missed == [
+        "- Missed with each service on a core of its own (dispatcher on core 0, gateway on core 1): "
+        "300/s: p50 2.50×, core 1 0.85 against 0.30."
+    ]
+    designs[0]["rows"] = stack[:1]
+    assert report._e2e_misses({"e2e": {"designs": designs}}) == []
