@@ -8,6 +8,7 @@ import contextvars
 import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import TypedDict
 
 import pytest
@@ -333,3 +334,14 @@ async def test_reads_go_to_the_stream_leader_or_to_direct_gets_as_configured(
     await nc.flush()
 
     assert len(asked) == 2, asked  # the write's compare-and-set read, then the read
+
+
+async def test_direct_reads_fall_back_to_the_leader_where_the_bucket_serves_no_direct_gets(
+    nc: Client, js: JetStreamContext, storage_key: StorageKey
+):
+    # What an older replica's provisioning leaves behind during a rolling upgrade: the bucket without direct gets.
+    await topology.ensure_key_value(js, replace(topology.fsm_bucket(), direct=False))
+    storage = NatsKvStorage(nc, bucket=subjects.FSM_BUCKET, direct_reads=True)
+
+    await storage.set_state(key=storage_key, state="s")
+    assert await storage.get_state(key=storage_key) == "s"
