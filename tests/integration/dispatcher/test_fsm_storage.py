@@ -45,12 +45,16 @@ MakeStorage = Callable[..., Awaitable[NatsKvStorage]]
 
 
 @pytest.fixture(params=[False, True], ids=["leader reads", "direct reads"])
-def make_storage(request: pytest.FixtureRequest, nc: Client, js: JetStreamContext) -> MakeStorage:
+def direct_reads(request: pytest.FixtureRequest) -> bool:
     """Every case holds for both ways of reading: leader reads (a bucket with replicas) and direct gets (one)."""
+    return request.param
 
+
+@pytest.fixture
+def make_storage(direct_reads: bool, nc: Client, js: JetStreamContext) -> MakeStorage:
     async def make(**kwargs: float) -> NatsKvStorage:
         await topology.ensure_key_value(js, topology.fsm_bucket())
-        return NatsKvStorage(nc, bucket=subjects.FSM_BUCKET, direct_reads=request.param, **kwargs)
+        return NatsKvStorage(nc, bucket=subjects.FSM_BUCKET, direct_reads=direct_reads, **kwargs)
 
     return make
 
@@ -313,21 +317,16 @@ async def test_a_task_started_during_an_update_reads_from_the_server_once_the_up
 FSM_STREAM = f"KV_{subjects.FSM_BUCKET}"
 
 
-@pytest.mark.parametrize(
-    ("direct_reads", "api"),
-    [(False, f"$JS.API.STREAM.MSG.GET.{FSM_STREAM}"), (True, f"$JS.API.DIRECT.GET.{FSM_STREAM}.>")],
-    ids=["leader reads", "direct reads"],
-)
 async def test_reads_go_to_the_stream_leader_or_to_direct_gets_as_configured(
-    nc: Client, js: JetStreamContext, storage_key: StorageKey, direct_reads: bool, api: str
+    make_storage: MakeStorage, direct_reads: bool, nc: Client, storage_key: StorageKey
 ):
+    api = f"$JS.API.DIRECT.GET.{FSM_STREAM}.>" if direct_reads else f"$JS.API.STREAM.MSG.GET.{FSM_STREAM}"
     asked: list[str] = []
 
     async def note(msg: Msg) -> None:
         asked.append(msg.subject)
 
-    await topology.ensure_key_value(js, topology.fsm_bucket())
-    storage = NatsKvStorage(nc, bucket=subjects.FSM_BUCKET, direct_reads=direct_reads)
+    storage = await make_storage()
     await nc.subscribe(api, cb=note)  # beside the server, which answers
     await storage.set_state(key=storage_key, state="s")
     assert await storage.get_state(key=storage_key) == "s"
