@@ -112,7 +112,8 @@ def _e2e_misses(results: dict[str, Any]) -> list[str]:
 
 def _p50_and_core_1(stack: dict[str, Any], single: dict[str, Any]) -> str:
     busy, theirs = stack.get("core_busy") or {}, single.get("core_busy") or {}
-    core_1 = f", core 1 {busy['1']:.2f} against {theirs['1']:.2f}" if "1" in busy and "1" in theirs else ""
+    core = procs.LOAD_CORE
+    core_1 = f", core {core} {busy[core]:.2f} against {theirs[core]:.2f}" if core in busy and core in theirs else ""
     return f"{stack['rate']}/s: p50 {stack['p50'] / single['p50']:.2f}×{core_1}"
 
 

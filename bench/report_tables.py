@@ -163,7 +163,7 @@ def e2e_table(e2e: dict[str, Any]) -> str:
 
 def _core_busy(row: dict[str, Any]) -> str:
     busy = row.get("core_busy")
-    return "—" if not busy else " / ".join(_cores(busy.get(core)) for core in ("0", "1"))
+    return "—" if not busy else " / ".join(_cores(share) for share in busy.values())  # as e2e.core_busy orders them
 
 
 def _per_update(cores: float | None, rate: float) -> str:
